@@ -21,6 +21,7 @@ inference compute identical inputs without storing them in the dataset.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import cached_property
 
 import numpy as np
 
@@ -119,34 +120,38 @@ def local_solar_time(dates: np.ndarray, longitudes: np.ndarray) -> np.ndarray:
     return np.mod(_utc_hours(dates)[:, None] + longitudes[None, :] / 15.0, 24.0)
 
 
-def _julian_angle(dates, latitudes, longitudes) -> np.ndarray:
-    elapsed, length = _year_fraction(dates)
-    angle = 2.0 * np.pi * elapsed / length  # [time]
-    return np.broadcast_to(angle[:, None], (len(dates), len(latitudes)))
+class _Inputs:
+    """Dates and cells of one call, with the angles several forcings share computed once."""
+
+    def __init__(self, dates: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray) -> None:
+        self.dates, self.latitudes, self.longitudes = dates, latitudes, longitudes
+        self.shape = (len(dates), len(latitudes))
+
+    @cached_property
+    def julian_angle(self) -> np.ndarray:
+        elapsed, length = _year_fraction(self.dates)
+        return np.broadcast_to(
+            (2.0 * np.pi * elapsed / length)[:, None], self.shape
+        )  # [time, cell]
+
+    @cached_property
+    def local_time_angle(self) -> np.ndarray:
+        return 2.0 * np.pi * local_solar_time(self.dates, self.longitudes) / 24.0  # [time, cell]
+
+    def constant(self, values: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(values[None, :], self.shape)  # [time, cell]
 
 
-def _local_time_angle(dates, latitudes, longitudes) -> np.ndarray:
-    return 2.0 * np.pi * local_solar_time(dates, longitudes) / 24.0
-
-
-def _coordinate(values_of: Callable[[np.ndarray, np.ndarray], np.ndarray]):
-    def forcing(dates, latitudes, longitudes):
-        values = values_of(latitudes, longitudes)  # [cell]
-        return np.broadcast_to(values[None, :], (len(dates), len(values)))
-
-    return forcing
-
-
-_FORCINGS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]] = {
-    "cos_julian_day": lambda d, la, lo: np.cos(_julian_angle(d, la, lo)),
-    "sin_julian_day": lambda d, la, lo: np.sin(_julian_angle(d, la, lo)),
-    "cos_local_time": lambda d, la, lo: np.cos(_local_time_angle(d, la, lo)),
-    "sin_local_time": lambda d, la, lo: np.sin(_local_time_angle(d, la, lo)),
-    "insolation": insolation,
-    "cos_latitude": _coordinate(lambda la, lo: np.cos(np.deg2rad(la))),
-    "sin_latitude": _coordinate(lambda la, lo: np.sin(np.deg2rad(la))),
-    "cos_longitude": _coordinate(lambda la, lo: np.cos(np.deg2rad(lo))),
-    "sin_longitude": _coordinate(lambda la, lo: np.sin(np.deg2rad(lo))),
+_FORCINGS: dict[str, Callable[[_Inputs], np.ndarray]] = {
+    "cos_julian_day": lambda x: np.cos(x.julian_angle),
+    "sin_julian_day": lambda x: np.sin(x.julian_angle),
+    "cos_local_time": lambda x: np.cos(x.local_time_angle),
+    "sin_local_time": lambda x: np.sin(x.local_time_angle),
+    "insolation": lambda x: insolation(x.dates, x.latitudes, x.longitudes),
+    "cos_latitude": lambda x: x.constant(np.cos(np.deg2rad(x.latitudes))),
+    "sin_latitude": lambda x: x.constant(np.sin(np.deg2rad(x.latitudes))),
+    "cos_longitude": lambda x: x.constant(np.cos(np.deg2rad(x.longitudes))),
+    "sin_longitude": lambda x: x.constant(np.sin(np.deg2rad(x.longitudes))),
 }
 
 FORCING_NAMES: tuple[str, ...] = tuple(_FORCINGS)
@@ -178,7 +183,8 @@ def compute_forcings(
         raise ValueError(
             f"latitudes {latitudes.shape} and longitudes {longitudes.shape}: expected equal shapes"
         )
+    inputs = _Inputs(dates.astype("datetime64[s]"), latitudes, longitudes)
     result = np.empty((len(dates), len(names), len(latitudes)), dtype=np.float32)
     for index, name in enumerate(names):
-        result[:, index, :] = _FORCINGS[name](dates, latitudes, longitudes)
+        result[:, index, :] = _FORCINGS[name](inputs)
     return result

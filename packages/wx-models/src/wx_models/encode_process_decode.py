@@ -1,0 +1,150 @@
+"""Encoder-processor-decoder on a grid and a mesh (Battaglia et al. 2018; GraphCast, Lam et al. 2023).
+
+The grid inputs and static node features are embedded; the encoder maps the grid to the mesh
+(grid2mesh), the processor runs ``processor_layers`` steps on the mesh (weights unshared), the
+decoder maps back to the grid (mesh2grid, receivers start from the grid's embedding) and an MLP
+reads the outputs. Two families share that skeleton:
+
+- ``gnn`` (GraphCast): MLP embeddings, interaction-network mappers and processor layers
+  (:mod:`wx_models.interaction`), edge latents carried through the processor;
+- ``transformer`` (AIFS-like): a linear grid embedding, graph-attention mappers and processor
+  layers (:mod:`wx_models.attention`); the encoder's keys and values are read from the grid
+  features directly (the linear embedding and the key/value projection are one linear map) and
+  the decoder is attention only, the output MLP acting as its node MLP.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+from torch_geometric.data import HeteroData
+
+from wx_models.attention import GraphAttention
+from wx_models.graph import NODE_FEATURES, GraphBuffers
+from wx_models.interaction import InteractionLayer, InteractionMapper
+from wx_models.mlp import MLP
+
+FAMILIES = ("gnn", "transformer")
+
+
+class EncoderProcessorDecoder(nn.Module):
+    """Maps grid inputs ``[batch, cell, input]`` to grid outputs ``[batch, cell, output]``.
+
+    ``edge_chunks`` splits every edge set into that many receiver-aligned chunks, recomputed in
+    the backward pass, to cap the memory of edge activations; ``activation_checkpointing``
+    recomputes each mapper and processor layer in the backward pass instead of storing its
+    activations.
+    """
+
+    def __init__(
+        self,
+        *,
+        graph: HeteroData,
+        input_size: int,
+        output_size: int,
+        family: Literal["gnn", "transformer"] = "gnn",
+        latent_size: int = 128,
+        processor_layers: int = 4,
+        mlp_hidden_size: int = 128,
+        heads: int = 4,
+        edge_chunks: int = 1,
+        activation_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        if family not in FAMILIES:
+            raise ValueError(f"family {family!r}: expected one of {', '.join(FAMILIES)}")
+        for name, value in (
+            ("input_size", input_size),
+            ("output_size", output_size),
+            ("latent_size", latent_size),
+            ("mlp_hidden_size", mlp_hidden_size),
+            ("heads", heads),
+            ("edge_chunks", edge_chunks),
+        ):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} {value!r}: expected a positive integer")
+        if not isinstance(processor_layers, int) or processor_layers < 0:
+            raise ValueError(f"processor_layers {processor_layers!r}: expected an integer >= 0")
+        self.family = family
+        self.sizes = {
+            "family": family,
+            "input_size": input_size,
+            "output_size": output_size,
+            "latent_size": latent_size,
+            "processor_layers": processor_layers,
+            "mlp_hidden_size": mlp_hidden_size,
+            "heads": heads,
+        }
+        self.activation_checkpointing = activation_checkpointing
+        self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
+        attributes = self.graph.edge_attribute_size
+        grid_size = input_size + NODE_FEATURES
+        self.mesh_embedding = MLP(
+            input_size=NODE_FEATURES, hidden_size=latent_size, output_size=latent_size
+        )
+        if family == "gnn":
+            self.grid_embedding = MLP(
+                input_size=grid_size, hidden_size=latent_size, output_size=latent_size
+            )
+            self.processor_edge_embedding = MLP(
+                input_size=attributes, hidden_size=latent_size, output_size=latent_size
+            )
+            mapper = {"latent_size": latent_size, "mlp_hidden_size": mlp_hidden_size}
+            self.encoder = InteractionMapper(**mapper, edge_attribute_size=attributes)
+            self.processor = nn.ModuleList(
+                InteractionLayer(**mapper) for _ in range(processor_layers)
+            )
+            self.decoder = InteractionMapper(**mapper, edge_attribute_size=attributes)
+            self.output_norm = nn.Identity()  # the decoder's node MLP already ends in LayerNorm
+        else:
+            block = {
+                "latent_size": latent_size,
+                "mlp_hidden_size": mlp_hidden_size,
+                "heads": heads,
+                "edge_attribute_size": attributes,
+            }
+            self.grid_embedding = nn.Linear(grid_size, latent_size)
+            self.encoder = GraphAttention(
+                **block, same_nodes=False, sender_size=grid_size, normalise_senders=False
+            )
+            self.processor = nn.ModuleList(
+                GraphAttention(**block, same_nodes=True) for _ in range(processor_layers)
+            )
+            self.decoder = GraphAttention(**block, same_nodes=False, node_mlp=False)
+            self.output_norm = nn.LayerNorm(latent_size)  # pre-LN stream is unnormalised
+        self.output_head = MLP(
+            input_size=latent_size,
+            hidden_size=latent_size,
+            output_size=output_size,
+            layer_norm=False,
+        )
+
+    def forward(self, grid_inputs: torch.Tensor) -> torch.Tensor:
+        """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``."""
+        graph = self.graph
+        batch = grid_inputs.shape[0]
+        grid_static = graph.grid_features.to(grid_inputs.dtype).expand(batch, -1, -1)
+        features = torch.cat([grid_inputs, grid_static], dim=-1)  # [batch, cell, input + 4]
+        grid = self.grid_embedding(features)  # [batch, cell, latent]
+        mesh = self.mesh_embedding(graph.mesh_features).expand(
+            batch, -1, -1
+        )  # [batch, mesh, latent]
+        senders = grid if self.family == "gnn" else features
+        mesh = self._run(self.encoder, senders, mesh, graph.encoder)
+        if self.family == "gnn":
+            edges = self.processor_edge_embedding(graph.processor.attributes).unsqueeze(0)
+            for layer in self.processor:  # edges: [batch or 1, edge, latent]
+                mesh, edges = self._run(layer, mesh, edges, graph.processor)
+        else:
+            for layer in self.processor:
+                mesh = self._run(layer, mesh, mesh, graph.processor)
+        grid = self._run(self.decoder, mesh, grid, graph.decoder)  # [batch, cell, latent]
+        return self.output_head(self.output_norm(grid))  # [batch, cell, output]
+
+    def _run(self, block: nn.Module, *inputs):
+        if self.activation_checkpointing and torch.is_grad_enabled():
+            return checkpoint(block, *inputs, use_reentrant=False)
+        return block(*inputs)

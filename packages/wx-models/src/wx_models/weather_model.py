@@ -1,0 +1,305 @@
+"""The forecaster that training and inference share: physical units in, physical units out.
+
+``model(x)`` takes ``[batch, input_steps, cell, input_variable]`` in physical units and returns
+the next time step ``[batch, cell, output_variable]``:
+
+1. inputs are normalised per variable and the steps stacked per cell,
+   ``[batch, cell, input_steps * input_variable]`` (step-major: all variables of the oldest
+   step first); the network adds the cell's sin/cos latitude and longitude;
+2. the :class:`~wx_models.encode_process_decode.EncoderProcessorDecoder` maps them to one raw
+   value per output variable;
+3. a full-state output is ``raw * scale + offset`` with its state statistics; a residual output
+   is ``x_last + raw * tendency_stdev + tendency_mean`` (GraphCast's residual prediction);
+4. bounds are applied (:mod:`wx_models.bounding`).
+
+All constructor arguments but the graph and the grid coordinates are plain JSON values, kept in
+:attr:`WeatherModel.arguments` so that a checkpoint can rebuild the model.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch import nn
+from torch_geometric.data import HeteroData
+
+from wx_models.bounding import OutputBounding
+from wx_models.encode_process_decode import EncoderProcessorDecoder
+from wx_models.graph import GRID, check_graph
+from wx_models.normalisation import Normaliser, check_kind, tendency_affine
+from wx_models.rollout import advance_history
+from wx_models.variables import VariableError, VariableLayout, variable_pairs
+from wx_utils.dates import parse_frequency
+
+
+class WeatherModel(nn.Module):
+    """Normalisation, input assembly, network, residual/full outputs and bounds, in one module."""
+
+    def __init__(
+        self,
+        *,
+        graph: HeteroData,
+        variables: Mapping[str, str] | Sequence[Sequence[str]],
+        statistics: Mapping[str, Mapping[str, float]],
+        input_steps: int = 1,
+        time_step: str = "6h",
+        normaliser: str | Mapping[str, str] = "mean-std",
+        residual: Sequence[str] | None = None,
+        bounding: Sequence[Mapping[str, Any]] = (),
+        family: Literal["gnn", "transformer"] = "gnn",
+        latent_size: int = 128,
+        processor_layers: int = 4,
+        mlp_hidden_size: int = 128,
+        heads: int = 4,
+        edge_chunks: int = 1,
+        activation_checkpointing: bool = False,
+        latitudes: np.ndarray | torch.Tensor | None = None,
+        longitudes: np.ndarray | torch.Tensor | None = None,
+        grid_shape: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        check_graph(graph)
+        if not isinstance(input_steps, int) or input_steps < 1:
+            raise ValueError(f"input_steps {input_steps!r}: expected an integer >= 1")
+        if not isinstance(time_step, str):
+            raise ValueError(f"time_step {time_step!r}: expected a string such as '6h'")
+        self.frequency = parse_frequency(time_step)
+        self.layout = VariableLayout.from_roles(variables)
+        kinds = self._normaliser_kinds(normaliser)
+        residual_names = self._residual_names(residual)
+        stats = {name: dict(values) for name, values in statistics.items()}
+        self.input_steps = input_steps
+        self.time_step = str(time_step)
+        self.num_cells = int(graph[GRID].x.shape[0])
+        self.arguments: dict[str, Any] = copy.deepcopy(
+            {
+                "variables": variable_pairs(variables),
+                "statistics": {name: stats[name] for name in self.layout.roles() if name in stats},
+                "input_steps": input_steps,
+                "time_step": self.time_step,
+                "normaliser": kinds,
+                "residual": residual_names,
+                "bounding": [dict(rule) for rule in bounding],
+                "family": family,
+                "latent_size": latent_size,
+                "processor_layers": processor_layers,
+                "mlp_hidden_size": mlp_hidden_size,
+                "heads": heads,
+                "edge_chunks": edge_chunks,
+                "activation_checkpointing": activation_checkpointing,
+                "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
+            }
+        )
+        self._check_grid_shape(grid_shape)
+        inputs, outputs = self.input_variables, self.output_variables
+        self.input_normaliser = Normaliser.for_states(inputs, kinds, stats)
+        self.output_normaliser = Normaliser.for_states(outputs, kinds, stats)
+        self._register_output_transform(outputs, kinds, stats, residual_names)
+        self.bounding = OutputBounding(rules=bounding, outputs=outputs, residual=residual_names)
+        self.network = EncoderProcessorDecoder(
+            graph=graph,
+            input_size=input_steps * len(inputs),
+            output_size=len(outputs),
+            family=family,
+            latent_size=latent_size,
+            processor_layers=processor_layers,
+            mlp_hidden_size=mlp_hidden_size,
+            heads=heads,
+            edge_chunks=edge_chunks,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self._register_grid(graph, latitudes, longitudes)
+        self.graph_tensors = graph_tensors(graph)
+
+    # -- construction helpers -------------------------------------------------------------
+    def _normaliser_kinds(self, normaliser: str | Mapping[str, str]) -> dict[str, str]:
+        names = self.layout.roles()
+        if isinstance(normaliser, str):
+            return {name: check_kind(name, normaliser) for name in names}
+        unknown = sorted(set(normaliser) - set(names))
+        if unknown:
+            raise VariableError(f"normaliser: {unknown} are not model variables")
+        return {name: check_kind(name, normaliser.get(name, "mean-std")) for name in names}
+
+    def _residual_names(self, residual: Sequence[str] | None) -> list[str]:
+        if residual is None:
+            return list(self.layout.prognostic)
+        if isinstance(residual, str):
+            raise VariableError("residual: expected a list of prognostic variable names")
+        for name in residual:
+            if name not in self.layout.prognostic:
+                raise VariableError(
+                    f"residual: {name!r} is not a prognostic variable (only prognostic "
+                    "outputs can be predicted as a tendency)"
+                )
+        return [name for name in self.layout.prognostic if name in set(residual)]
+
+    def _check_grid_shape(self, grid_shape: Sequence[int] | None) -> None:
+        if grid_shape is not None and int(np.prod(grid_shape)) != self.num_cells:
+            raise ValueError(
+                f"grid_shape {list(grid_shape)} holds {int(np.prod(grid_shape))} cells, the "
+                f"graph's node set {GRID!r} has {self.num_cells}"
+            )
+
+    def _register_output_transform(self, outputs, kinds, stats, residual_names) -> None:
+        offset, scale = [], []
+        residual_index, residual_mask = [], []
+        for name in outputs:
+            if name in residual_names:
+                pair = tendency_affine(name, kinds[name], stats)
+            else:
+                i = outputs.index(name)
+                pair = (
+                    float(self.output_normaliser.offset[i]),
+                    float(self.output_normaliser.scale[i]),
+                )
+            offset.append(pair[0])
+            scale.append(pair[1])
+            is_residual = name in residual_names
+            residual_index.append(self.input_variables.index(name) if is_residual else 0)
+            residual_mask.append(is_residual)
+        self.register_buffer("output_offset", torch.tensor(offset))  # [output_variable]
+        self.register_buffer("output_scale", torch.tensor(scale))  # [output_variable]
+        self.register_buffer("residual_index", torch.tensor(residual_index), persistent=False)
+        self.register_buffer("residual_mask", torch.tensor(residual_mask), persistent=False)
+
+    def _register_grid(self, graph, latitudes, longitudes) -> None:
+        positions = graph[GRID].x.double()  # [cell, 2] radians
+        from_graph = torch.rad2deg(positions)
+        given = {"latitudes": latitudes, "longitudes": longitudes}
+        for column, (name, values) in enumerate(given.items()):
+            if values is None:
+                values = from_graph[:, column]
+            values = torch.as_tensor(np.asarray(values), dtype=torch.float64)
+            if values.shape != (self.num_cells,):
+                raise ValueError(
+                    f"{name}: expected [{self.num_cells}] degrees, got {tuple(values.shape)}"
+                )
+            offset = torch.remainder(values - from_graph[:, column] + 180, 360) - 180
+            if column == 1:  # a longitude gap means nothing at the poles
+                offset = offset * positions[:, 0].cos()
+            if offset.abs().max() > 1e-3:
+                raise ValueError(
+                    f"{name} differ from the graph's {GRID!r} node positions by up to "
+                    f"{float(offset.abs().max()):.4g} degrees: the graph was built for another grid"
+                )
+            self.register_buffer(f"grid_{name}", values, persistent=False)  # [cell] degrees
+
+    # -- variables --------------------------------------------------------------------------
+    @property
+    def input_variables(self) -> list[str]:
+        """Input order: prognostic + forcing + constant."""
+        return self.layout.input_variables
+
+    @property
+    def output_variables(self) -> list[str]:
+        """Output order: prognostic + diagnostic."""
+        return self.layout.output_variables
+
+    @property
+    def prognostic_variables(self) -> list[str]:
+        return list(self.layout.prognostic)
+
+    @property
+    def forcing_variables(self) -> list[str]:
+        return list(self.layout.forcing)
+
+    @property
+    def constant_variables(self) -> list[str]:
+        return list(self.layout.constant)
+
+    @property
+    def diagnostic_variables(self) -> list[str]:
+        return list(self.layout.diagnostic)
+
+    @property
+    def latitudes(self) -> torch.Tensor:
+        """Grid latitudes ``[cell]`` in degrees (float64)."""
+        return self.grid_latitudes
+
+    @property
+    def longitudes(self) -> torch.Tensor:
+        """Grid longitudes ``[cell]`` in degrees (float64)."""
+        return self.grid_longitudes
+
+    # -- computation ------------------------------------------------------------------------
+    def check_inputs(self, x: torch.Tensor) -> None:
+        expected = (self.input_steps, self.num_cells, len(self.input_variables))
+        if x.ndim != 4 or tuple(x.shape[1:]) != expected:
+            raise ValueError(
+                "model input: expected [batch, input_steps, cell, input_variable] = "
+                f"[batch, {', '.join(map(str, expected))}], got {list(x.shape)}"
+            )
+
+    def normalise_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs ``[..., input_variable]`` in normalised units."""
+        return self.input_normaliser.normalise(x)
+
+    def normalise_outputs(self, y: torch.Tensor) -> torch.Tensor:
+        """Outputs or targets ``[..., output_variable]`` scaled by their state statistics."""
+        return self.output_normaliser.normalise(y)
+
+    def denormalise_outputs(self, y: torch.Tensor) -> torch.Tensor:
+        """The inverse of :meth:`normalise_outputs`."""
+        return self.output_normaliser.denormalise(y)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Next step ``[batch, cell, output_variable]`` from ``[batch, input_steps, cell, input_variable]``."""
+        self.check_inputs(x)
+        batch = x.shape[0]
+        normalised = self.input_normaliser.normalise(
+            x
+        )  # [batch, input_steps, cell, input_variable]
+        stacked = normalised.permute(0, 2, 1, 3).reshape(
+            batch, self.num_cells, -1
+        )  # [batch, cell, input_steps * input_variable]
+        raw = self.network(stacked).float()  # [batch, cell, output_variable]
+        last = x[:, -1].index_select(-1, self.residual_index)  # [batch, cell, output_variable]
+        outputs = raw * self.output_scale + self.output_offset
+        outputs = torch.where(self.residual_mask, outputs + last, outputs)
+        return self.bounding(outputs, raw)
+
+    def advance_history(
+        self, history: torch.Tensor, prediction: torch.Tensor, forcings: torch.Tensor | None
+    ) -> torch.Tensor:
+        """:func:`wx_models.advance_history` with this model's number of prognostic variables."""
+        return advance_history(
+            history, prediction, forcings, num_prognostic=len(self.layout.prognostic)
+        )
+
+
+def graph_tensors(graph: HeteroData) -> dict[str, torch.Tensor]:
+    """Every tensor of ``graph`` under ``nodes/<set>/<field>`` and ``edges/<src>__<dst>/<field>``."""
+    tensors = {}
+    for name in graph.node_types:
+        for field, value in graph[name].items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"nodes/{name}/{field}"] = value.detach().cpu().clone()
+    for sender, relation, receiver in graph.edge_types:
+        if relation != "to":
+            raise ValueError(
+                f"graph edge type {(sender, relation, receiver)}: expected relation 'to'"
+            )
+        for field, value in graph[sender, relation, receiver].items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"edges/{sender}__{receiver}/{field}"] = value.detach().cpu().clone()
+    return tensors
+
+
+def graph_from_tensors(tensors: Mapping[str, torch.Tensor]) -> HeteroData:
+    """The HeteroData that :func:`graph_tensors` flattened."""
+    graph = HeteroData()
+    for key, value in tensors.items():
+        kind, name, field = key.split("/", 2)
+        if kind == "nodes":
+            graph[name][field] = value
+        elif kind == "edges":
+            sender, _, receiver = name.partition("__")
+            graph[sender, "to", receiver][field] = value
+        else:
+            raise ValueError(f"graph tensor {key!r}: expected nodes/... or edges/...")
+    return graph

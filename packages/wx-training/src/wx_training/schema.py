@@ -1,0 +1,203 @@
+"""Typed schema of a training configuration (OmegaConf structured configs).
+
+A composed Hydra config is merged onto :class:`TrainingRunConfig`; OmegaConf then rejects unknown
+keys and values of the wrong type, naming the key's full path (``training.optimizer.lr``).
+Ranges that types cannot express (positive learning rate, known family names, ...) are checked
+by :func:`wx_training.config.check_values`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import MISSING
+
+DEFAULT_COMPUTED_FORCINGS = [
+    "cos_julian_day",
+    "sin_julian_day",
+    "cos_local_time",
+    "sin_local_time",
+    "insolation",
+]
+
+
+@dataclass
+class PeriodConfig:
+    """An inclusive date range (ISO 8601); None means the dataset's first or last date."""
+
+    start: str | None = None
+    end: str | None = None
+
+
+@dataclass
+class DataConfig:
+    """Which dataset, which variables in which role, and how dates split into train/validation."""
+
+    dataset: str = MISSING  # path or URL of a wx dataset store
+    name: str | None = None  # recorded in checkpoints; default: the store's file name
+    select: list[str] | None = None
+    drop: list[str] | None = None
+    frequency: str | None = None  # thin the dataset to this time step (e.g. "6h")
+    member: int = 0  # ensemble member used for training
+    # Roles: None takes the variables whose dataset metadata has that kind.
+    prognostic: list[str] | None = None
+    forcing: list[str] | None = None  # forcing variables read from the dataset
+    diagnostic: list[str] | None = None
+    constant: list[str] | None = None
+    computed_forcings: list[str] = field(default_factory=lambda: list(DEFAULT_COMPUTED_FORCINGS))
+    train: PeriodConfig = field(default_factory=PeriodConfig)
+    validation: PeriodConfig = field(default_factory=PeriodConfig)
+    num_workers: int = 2
+    prefetch_factor: int = 2
+
+
+@dataclass
+class GraphConfig:
+    """An existing graph file, or a wx-graphs recipe built at the start of the run."""
+
+    path: str | None = None
+    recipe: dict[str, Any] | None = None
+
+
+@dataclass
+class NormaliserConfig:
+    default: str = "mean-std"  # for dataset variables
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Arguments of ``wx_models.WeatherModel`` besides what the dataset and graph provide."""
+
+    family: str = "gnn"  # gnn | transformer
+    latent_size: int = 256
+    processor_layers: int = 8
+    mlp_hidden_size: int | None = None  # None: latent_size
+    heads: int = 8
+    edge_chunks: int = 1
+    activation_checkpointing: bool = False
+    input_steps: int = 2
+    # Per-variable normaliser: mean-std | min-max | none; computed forcings default to none.
+    normaliser: NormaliserConfig = field(default_factory=NormaliserConfig)
+    # Prognostic variables predicted as a full state instead of a tendency (residual).
+    full_state: list[str] = field(default_factory=list)
+    # wx_models bounding rules, e.g. [{type: relu, variables: [tp]}].
+    bounding: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class OptimizerConfig:
+    lr: float = 6.25e-4
+    weight_decay: float = 0.1
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.95])
+
+
+@dataclass
+class ScheduleConfig:
+    """Linear warm-up from 0 to ``optimizer.lr``, then cosine decay to ``min_lr``."""
+
+    warmup_steps: int = 1000
+    min_lr: float = 3e-7
+
+
+@dataclass
+class RolloutConfig:
+    """Autoregressive steps in the loss: ``start``, raised by ``increment`` every ``every`` steps."""
+
+    start: int = 1
+    maximum: int = 1
+    every: int = 1000
+    increment: int = 1
+
+
+@dataclass
+class PressureLevelConfig:
+    """Loss weight of pressure-level variables: ``linear`` = max(minimum, level / 1000 hPa)."""
+
+    scaling: str = "linear"  # linear | constant
+    minimum: float = 0.2
+
+
+@dataclass
+class LossConfig:
+    variable_weights: dict[str, float] = field(default_factory=dict)
+    pressure_level: PressureLevelConfig = field(default_factory=PressureLevelConfig)
+    area_weight: str = "auto"  # auto | dataset | graph | cosine | none
+
+
+@dataclass
+class ValidationConfig:
+    every: int = 1000  # steps between validations
+    rollout: int = 4  # lead times scored (in model time steps)
+    batch_size: int = 4
+    max_batches: int | None = None  # None: the whole validation period, else evenly spread
+    plots: bool = True  # PNG plots (loss, RMSE by lead time) at each validation
+
+
+@dataclass
+class CheckpointConfig:
+    every: int = 1000  # steps between training checkpoints (also written at the end)
+    keep_last: int = 3
+    keep_best: bool = True
+
+
+@dataclass
+class TrainingConfig:
+    max_steps: int = 10000
+    batch_size: int = 1  # samples per process per micro-batch
+    accumulate: int = 1  # micro-batches per optimizer step
+    gradient_clip: float | None = 32.0  # max gradient norm; None disables clipping
+    log_every: int = 10
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    checkpoint: CheckpointConfig = field(default_factory=CheckpointConfig)
+
+
+@dataclass
+class HardwareConfig:
+    accelerator: str = "auto"  # auto | cpu | cuda
+    precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32
+    num_threads: int | None = None  # torch intra-op threads; None leaves torch's default
+    deterministic: bool = False  # torch.use_deterministic_algorithms(True)
+    gpus_per_model: int = 1  # model sharding over the grid: only 1 is supported so far
+    distributed_backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | nccl | gloo
+
+
+@dataclass
+class TrackingConfig:
+    enabled: bool = True
+    uri: str | None = None  # None: sqlite:///<run_dir>/mlflow.db
+    experiment: str = "wx-training"
+    run_name: str | None = None
+    retry_seconds: float = 30.0  # wait after a failed upload before trying again
+    log_checkpoints: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ForkConfig:
+    """Start from another run's weights: all of them (strict) or those that fit (partial)."""
+
+    checkpoint: str | None = None  # an inference or training checkpoint
+    strict: bool = True
+    # New parameter name -> parameter name in the source checkpoint, for renamed layers.
+    mapping: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TrainingRunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    name: str = "wx"
+    run_dir: str | None = None  # None: runs/<name>-<UTC time>
+    seed: int = 42
+    resume: str | None = None  # a training checkpoint, or a run directory (its latest)
+    fork: ForkConfig = field(default_factory=ForkConfig)
