@@ -21,7 +21,8 @@ channels where wx's has 20). Without ``--anemoi-python`` the anemoi side is skip
 JSON says so. With CUDA available, the GraphCast-size case (0.25 degree, refinement 6, latent
 512, 16 layers, bf16 autocast) is timed as well.
 
-Prints one JSON line on stdout; progress goes to stderr.
+Prints one JSON line on stdout; progress goes to stderr. On a shared machine the step times
+vary with other work: the ratios of medians and of the fastest steps are both reported.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def run_case(args: argparse.Namespace) -> dict:
         "edge_chunks": args.edge_chunks,
         "activation_checkpointing": args.activation_checkpointing,
         "fwd_bwd_median_s": round(median, 4),
+        "fwd_bwd_min_s": round(min(timed), 4),
         "fwd_bwd_all_s": [round(t, 4) for t in timed],
         "warmup_s": [round(t, 3) for t in warmup],
         "rss_before_steps_mb": round(rss_before, 1),
@@ -269,6 +271,10 @@ def compare(wx: dict, anemoi: dict) -> dict:
         theirs_step = theirs["peak_rss_mb"] - theirs["rss_before_steps_mb"]
         ratios[family] = {
             "speedup_vs_anemoi": round(theirs["fwd_bwd_median_s"] / ours["fwd_bwd_median_s"], 2),
+            # the fastest step is the one least disturbed by other work on a shared machine
+            "speedup_vs_anemoi_fastest_step": round(
+                min(theirs["fwd_bwd_all_s"]) / ours["fwd_bwd_min_s"], 2
+            ),
             "peak_rss_ratio_vs_anemoi": round(ours["peak_rss_mb"] / theirs["peak_rss_mb"], 3),
             "step_memory_ratio_vs_anemoi": round(ours_step / theirs_step, 3),
             "target_met": theirs["fwd_bwd_median_s"] / ours["fwd_bwd_median_s"] >= 1.5

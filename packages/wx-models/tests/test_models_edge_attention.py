@@ -47,7 +47,7 @@ def reference(index, attributes, queries, keys, values, key_weight, value_weight
     senders, receivers = index
     edge_keys = keys[:, senders] + attributes @ key_weight.T
     edge_values = values[:, senders] + attributes @ value_weight.T + value_bias
-    scores = (queries[:, receivers] * edge_keys) @ head_sum()  # [batch, edge, head]
+    scores = 0.7 * (queries[:, receivers] * edge_keys) @ head_sum()  # [batch, edge, head]
     weights = segment_softmax(scores, receivers, RECEIVERS)
     messages = edge_values * (weights @ head_sum().T)
     return torch.zeros(BATCH, RECEIVERS, LATENT, dtype=messages.dtype).index_add(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -36,7 +36,10 @@ class MlflowServer:
 
     def __init__(self, *, database, artifacts, port: int, log) -> None:
         self.command = [
-            shutil.which("mlflow") or "mlflow",
+            # the mlflow of this interpreter's environment, whether or not its bin/ is on PATH
+            sys.executable,
+            "-m",
+            "mlflow",
             "server",
             "--backend-store-uri",
             f"sqlite:///{database}",

@@ -90,7 +90,7 @@ class GraphAttention(nn.Module):
         normed_receivers = self.receiver_norm(receivers)
         normed_senders = normed_receivers if self.same_nodes else self.sender_norm(senders)
         scale = 1.0 / math.sqrt(self.latent_size // self.heads)
-        queries = self.query(normed_receivers) * scale  # [batch, receiver, latent]
+        queries = self.query(normed_receivers)  # [batch, receiver, latent]
         keys = self.key(normed_senders)  # [batch, sender, latent]
         values = self.value(normed_senders)  # [batch, sender, latent]
 
@@ -108,6 +108,7 @@ class GraphAttention(nn.Module):
             local,
             chunks,
             self.head_sum,
+            scale,
         )  # [batch, receiver, latent]
         updated = receivers + self.output(attended)  # [batch, receiver, latent]
         if not self.has_node_mlp:

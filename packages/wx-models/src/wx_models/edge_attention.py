@@ -4,15 +4,15 @@ Forward, per edge ``e`` from sender ``s`` to receiver ``r`` and head ``h`` (chan
 the head):
 
     k_e = k_s + ek_e,  v_e = v_s + ev_e
-    score_eh = sum_c q_rc k_ec,  a_eh = exp(score_eh) / sum_{e' -> r} exp(score_e'h)
-    out_rc = sum_{e -> r} a_eh v_ec
+    score_eh = s sum_c q_rc k_ec,  a_eh = exp(score_eh) / sum_{e' -> r} exp(score_e'h)
+    out_rc = sum_{e -> r} a_eh v_ec            (s = 1 / sqrt(head size))
 
 Backward (``g_e = dout_r`` gathered to the edge):
 
     dv_ec = a_eh g_ec                      -> summed into senders (dv) and kept per edge (dev)
     da_eh = sum_c g_ec v_ec
     dscore_eh = a_eh (da_eh - sum_{e' -> r} a_e'h da_e'h)      (softmax backward)
-    dq_rc = sum_{e -> r} dscore_eh k_ec,   dk_ec = dscore_eh q_rc  -> senders (dk), edge (dek)
+    dq_rc = s sum_{e -> r} dscore_eh k_ec,   dk_ec = s dscore_eh q_rc  -> senders (dk), edge (dek)
 
 where ``ek_e = W_ek a_e`` and ``ev_e = W_ev a_e + b_ev`` are projections of the edge
 attributes ``a_e`` (4 numbers), so ``dW_ek = sum_e dek_e a_e^T`` and likewise for ``W_ev``.
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import torch
 
-from wx_models.message_passing import segment_softmax
+from wx_models.message_passing import add_at, segment_softmax
 
 
 def _gather_edges(nodes: torch.Tensor, index: torch.Tensor, edge: torch.Tensor | None):
@@ -53,7 +53,8 @@ class EdgeAttention(torch.autograd.Function):
     projection ``value_weight``, ``value_bias``; receiver-sorted ``senders``, ``receivers``
     and ``local`` (receiver within its chunk) ``[edge]``; ``chunks``, a tuple of
     ``(edge_start, edge_stop, receiver_start, receiver_stop)`` that never splits a receiver;
-    the head matrix ``head_sum [latent, head]``. Chunks bound the size of edge temporaries
+    the head matrix ``head_sum [latent, head]``; ``scale`` multiplies the scores (``1 /
+    sqrt(head size)``, applied to the small score matrix, not to the queries). Chunks bound the size of edge temporaries
     (small blocks are also reused by the memory allocator instead of being mapped afresh).
     """
 
@@ -72,10 +73,12 @@ class EdgeAttention(torch.autograd.Function):
         local,
         chunks,
         head_sum,
+        scale: float,
     ):
         dtype = keys.dtype
         ctx.dtypes = [queries.dtype, keys.dtype, values.dtype]
         queries, values, head_sum = queries.to(dtype), values.to(dtype), head_sum.to(dtype)
+        score_sum = head_sum * scale  # [latent, head]
         out = values.new_zeros(values.shape[0], queries.shape[1], values.shape[2])
         all_weights = []
         for edge_start, edge_stop, receiver_start, receiver_stop in chunks:
@@ -86,12 +89,12 @@ class EdgeAttention(torch.autograd.Function):
             products = _gather_edges(queries, receivers[span], None)  # [batch, edge, latent]
             products.mul_(_gather_edges(keys, senders[span], edge_keys))
             weights = segment_softmax(
-                products @ head_sum, local[span], receiver_stop - receiver_start
+                products @ score_sum, local[span], receiver_stop - receiver_start
             )  # [batch, edge, head]
             del products, edge_keys
             messages = _gather_edges(values, senders[span], edge_values)  # [batch, edge, latent]
             messages.mul_(weights @ head_sum.T)
-            out.index_add_(1, receivers[span], messages)  # [batch, receiver, latent]
+            add_at(out, receivers[span], messages)  # [batch, receiver, latent]
             all_weights.append(weights)
         weights = torch.cat(all_weights, dim=1)  # [batch, edge, head]
         ctx.save_for_backward(
@@ -109,6 +112,7 @@ class EdgeAttention(torch.autograd.Function):
             head_sum,
         )
         ctx.chunks = chunks
+        ctx.scale = scale
         return out
 
     @staticmethod
@@ -122,7 +126,7 @@ class EdgeAttention(torch.autograd.Function):
         }
         grad_out = grad_out.to(keys.dtype)
         for chunk in ctx.chunks:
-            _backward_chunk(chunk, grad_out, saved, totals, need)
+            _backward_chunk(chunk, grad_out, saved, totals, need, ctx.scale)
         grads = [totals["queries"], totals["keys"], totals["values"]]
         grads = [g if g is None else g.to(t) for g, t in zip(grads, ctx.dtypes, strict=True)]
         return (
@@ -131,11 +135,7 @@ class EdgeAttention(torch.autograd.Function):
             totals["key_weight"],
             totals["value_weight"],
             totals["value_bias"],
-            None,
-            None,
-            None,
-            None,
-            None,
+            *[None] * 6,  # senders, receivers, local, chunks, head_sum, scale
         )
 
 
@@ -156,7 +156,7 @@ _SAVED = (
 )
 
 
-def _backward_chunk(chunk, grad_out, saved, totals, need) -> None:
+def _backward_chunk(chunk, grad_out, saved, totals, need, scale: float) -> None:
     """Add one chunk's gradients to ``totals``."""
     edge_start, edge_stop, receiver_start, receiver_stop = chunk
     span = slice(edge_start, edge_stop)
@@ -176,29 +176,29 @@ def _backward_chunk(chunk, grad_out, saved, totals, need) -> None:
     del values_edges, edge_values
     grad_edges.mul_(weights @ head_sum.T)  # now d(values at edges) [batch, edge, latent]
     if need["values"]:
-        totals["values"].index_add_(1, senders, grad_edges)
+        add_at(totals["values"], senders, grad_edges)
     attributes = saved["attributes"][span]  # [edge, attribute]
     if need["value_weight"] or need["value_bias"]:
         per_edge = (grad_edges.sum(0) if grad_edges.shape[0] > 1 else grad_edges[0]).to(
             saved["value_weight"].dtype
         )  # [edge, latent]
-        totals["value_weight"] += per_edge.T @ attributes
+        totals["value_weight"] += (attributes.T @ per_edge).T  # faster than per_edge.T @ a
         totals["value_bias"] += per_edge.sum(0)
     del grad_edges
     # softmax backward within each receiver
     weighted = weights * grad_weights  # [batch, edge, head]
     total = weighted.new_zeros(weighted.shape[0], receiver_stop - receiver_start, weighted.shape[2])
-    total.index_add_(1, local, weighted)
+    add_at(total, local, weighted)
     grad_scores = weighted.sub_(weights * total.index_select(1, local))
-    grad_products = grad_scores @ head_sum.T  # [batch, edge, latent]
+    grad_products = grad_scores @ (head_sum.T * scale)  # [batch, edge, latent]
     if need["queries"]:
         grad_q = _gather_edges(keys, senders, edge_keys).mul_(grad_products)
-        totals["queries"].index_add_(1, receivers, grad_q)
+        add_at(totals["queries"], receivers, grad_q)
         del grad_q
     if need["keys"] or need["key_weight"]:
         grad_k = _gather_edges(queries, receivers, None).mul_(grad_products)
         if need["keys"]:
-            totals["keys"].index_add_(1, senders, grad_k)
+            add_at(totals["keys"], senders, grad_k)
         if need["key_weight"]:
             summed = grad_k.sum(0) if grad_k.shape[0] > 1 else grad_k[0]
-            totals["key_weight"] += summed.to(saved["key_weight"].dtype).T @ attributes
+            totals["key_weight"] += (attributes.T @ summed.to(saved["key_weight"].dtype)).T

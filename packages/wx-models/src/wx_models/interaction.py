@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional
 
 from wx_models.graph import EdgeChunk, EdgeSet
-from wx_models.message_passing import gather, over_chunks
+from wx_models.message_passing import add_at, gather, over_chunks
 from wx_models.mlp import MLP
 
 
@@ -57,7 +57,7 @@ class InteractionMapper(nn.Module):
             total = hidden.new_zeros(
                 hidden.shape[0], chunk.receiver_stop - chunk.receiver_start, hidden.shape[2]
             )  # [batch, receiver, hidden]
-            return (total.index_add_(1, edges.local_receivers[span], hidden),)
+            return (add_at(total, edges.local_receivers[span], hidden),)
 
         (summed,) = over_chunks(hidden_sums, edges.chunks, sender_hidden, receiver_hidden)
         degree = edges.degree.to(summed.dtype).expand(summed.shape[0], -1, -1)
@@ -92,12 +92,13 @@ class InteractionLayer(nn.Module):
             latents = edge_latents[:, span]  # [batch or 1, edge, latent]
             hidden = gather(sender_hidden, edges.senders[span])  # [batch, edge, hidden]
             hidden += gather(receiver_hidden, edges.receivers[span])
-            hidden = functional.silu(hidden + self.edge_projection(latents))
+            hidden += self.edge_projection(latents)
+            hidden = functional.silu(hidden)
             messages = self.edge_norm(self.edge_output(hidden))  # [batch, edge, latent]
             total = messages.new_zeros(
                 messages.shape[0], chunk.receiver_stop - chunk.receiver_start, messages.shape[2]
             )  # [batch, receiver, latent]
-            total.index_add_(1, edges.local_receivers[span], messages)
+            add_at(total, edges.local_receivers[span], messages)
             return latents + messages, total
 
         edge_latents, summed = over_chunks(

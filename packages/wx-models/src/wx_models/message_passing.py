@@ -23,12 +23,21 @@ def gather(nodes: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return nodes.index_select(1, index)
 
 
+def add_at(target: torch.Tensor, index: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """``target[:, index[e]] += source[:, e]`` in place (``[batch, node | edge, channel]``)."""
+    if target.shape[0] == 1 and source.shape[0] == 1:
+        # the 2-D kernel along dim 0 is about twice as fast as the 3-D one along dim 1
+        target[0].index_add_(0, index, source[0])
+        return target
+    return target.index_add_(1, index, source)
+
+
 def scatter_sum(
     messages: torch.Tensor, receivers: torch.Tensor, num_receivers: int
 ) -> torch.Tensor:
     """Sum of ``messages`` ``[batch, edge, channel]`` per receiver -> ``[batch, receiver, channel]``."""
     batch, _, channels = messages.shape
-    return messages.new_zeros(batch, num_receivers, channels).index_add_(1, receivers, messages)
+    return add_at(messages.new_zeros(batch, num_receivers, channels), receivers, messages)
 
 
 def segment_softmax(
