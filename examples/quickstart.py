@@ -102,7 +102,7 @@ def train(output: Path, store: Path, steps: int) -> Path:
         f"run_dir={run_dir}", f"training.max_steps={steps}",
         f"training.validation.every={every}", f"training.checkpoint.every={every}",
         "training.validation.max_batches=5",
-        "training.rollout.every=100", "name=quickstart",
+        "training.rollout.maximum=1", "name=quickstart",
     )  # fmt: skip
     return run_dir
 

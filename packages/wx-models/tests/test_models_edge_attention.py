@@ -72,6 +72,7 @@ def fused(edges: EdgeSet, plan_device: str):
             local,
             chunks,
             head_sum(),
+            0.7,
         )
 
     return apply
