@@ -32,16 +32,18 @@ import torch
 from wx_models.message_passing import add_at, segment_softmax
 
 
-def _gather_edges(nodes: torch.Tensor, index: torch.Tensor, edge: torch.Tensor | None):
+def _gather_edges(nodes: torch.Tensor, index: torch.Tensor, attributes=None, weight=None):
+    """``nodes[:, index] + attributes @ weight.T`` ``[batch, edge, latent]``.
+
+    The edge projection is accumulated into the gathered rows by ``addmm_``: one pass over the
+    edge-sized array instead of a separate projection and sum.
+    """
     gathered = nodes.index_select(1, index)  # [batch, edge, latent]
-    return gathered if edge is None else gathered.add_(edge)
-
-
-def _edge_terms(attributes, key_weight, value_weight, value_bias, dtype):
-    """Edge projections ``ek``, ``ev`` ``[edge, latent]``, recomputed rather than stored."""
-    edge_keys = attributes @ key_weight.T
-    edge_values = torch.addmm(value_bias, attributes, value_weight.T)
-    return edge_keys.to(dtype), edge_values.to(dtype)
+    if weight is not None:
+        attributes, weight = attributes.to(gathered.dtype), weight.to(gathered.dtype)
+        for sample in gathered:  # [edge, latent] views
+            sample.addmm_(attributes, weight.T)
+    return gathered
 
 
 class EdgeAttention(torch.autograd.Function):
@@ -80,19 +82,18 @@ class EdgeAttention(torch.autograd.Function):
         queries, values, head_sum = queries.to(dtype), values.to(dtype), head_sum.to(dtype)
         score_sum = head_sum * scale  # [latent, head]
         out = values.new_zeros(values.shape[0], queries.shape[1], values.shape[2])
+        biased_values = values + value_bias.to(dtype)  # the edge value bias, added per node
         all_weights = []
         for edge_start, edge_stop, receiver_start, receiver_stop in chunks:
             span = slice(edge_start, edge_stop)
-            edge_keys, edge_values = _edge_terms(
-                attributes[span], key_weight, value_weight, value_bias, dtype
-            )
-            products = _gather_edges(queries, receivers[span], None)  # [batch, edge, latent]
-            products.mul_(_gather_edges(keys, senders[span], edge_keys))
+            edge_attributes = attributes[span]  # [edge, attribute]
+            products = _gather_edges(queries, receivers[span])  # [batch, edge, latent]
+            products.mul_(_gather_edges(keys, senders[span], edge_attributes, key_weight))
             weights = segment_softmax(
                 products @ score_sum, local[span], receiver_stop - receiver_start
             )  # [batch, edge, head]
-            del products, edge_keys
-            messages = _gather_edges(values, senders[span], edge_values)  # [batch, edge, latent]
+            del products
+            messages = _gather_edges(biased_values, senders[span], edge_attributes, value_weight)
             messages.mul_(weights @ head_sum.T)
             add_at(out, receivers[span], messages)  # [batch, receiver, latent]
             all_weights.append(weights)
@@ -125,6 +126,7 @@ class EdgeAttention(torch.autograd.Function):
             for name in ("queries", "keys", "values", "key_weight", "value_weight", "value_bias")
         }
         grad_out = grad_out.to(keys.dtype)
+        saved["biased_values"] = saved["values"] + saved["value_bias"].to(keys.dtype)
         for chunk in ctx.chunks:
             _backward_chunk(chunk, grad_out, saved, totals, need, ctx.scale)
         grads = [totals["queries"], totals["keys"], totals["values"]]
@@ -161,23 +163,16 @@ def _backward_chunk(chunk, grad_out, saved, totals, need, scale: float) -> None:
     edge_start, edge_stop, receiver_start, receiver_stop = chunk
     span = slice(edge_start, edge_stop)
     senders, receivers, local = (saved[k][span] for k in ("senders", "receivers", "local"))
-    queries, keys, values, head_sum = (saved[k] for k in ("queries", "keys", "values", "head_sum"))
+    queries, keys, head_sum = (saved[k] for k in ("queries", "keys", "head_sum"))
     weights = saved["weights"][:, span]  # [batch, edge, head]
-    edge_keys, edge_values = _edge_terms(
-        saved["attributes"][span],
-        saved["key_weight"],
-        saved["value_weight"],
-        saved["value_bias"],
-        keys.dtype,
-    )
+    attributes = saved["attributes"][span]  # [edge, attribute]
     grad_edges = grad_out.index_select(1, receivers)  # [batch, edge, latent]
-    values_edges = _gather_edges(values, senders, edge_values)
-    grad_weights = (values_edges * grad_edges) @ head_sum  # [batch, edge, head]
-    del values_edges, edge_values
+    values_edges = _gather_edges(saved["biased_values"], senders, attributes, saved["value_weight"])
+    grad_weights = (values_edges.mul_(grad_edges)) @ head_sum  # [batch, edge, head]
+    del values_edges
     grad_edges.mul_(weights @ head_sum.T)  # now d(values at edges) [batch, edge, latent]
     if need["values"]:
         add_at(totals["values"], senders, grad_edges)
-    attributes = saved["attributes"][span]  # [edge, attribute]
     if need["value_weight"] or need["value_bias"]:
         per_edge = (grad_edges.sum(0) if grad_edges.shape[0] > 1 else grad_edges[0]).to(
             saved["value_weight"].dtype
@@ -192,11 +187,12 @@ def _backward_chunk(chunk, grad_out, saved, totals, need, scale: float) -> None:
     grad_scores = weighted.sub_(weights * total.index_select(1, local))
     grad_products = grad_scores @ (head_sum.T * scale)  # [batch, edge, latent]
     if need["queries"]:
-        grad_q = _gather_edges(keys, senders, edge_keys).mul_(grad_products)
+        grad_q = _gather_edges(keys, senders, attributes, saved["key_weight"])
+        grad_q.mul_(grad_products)
         add_at(totals["queries"], receivers, grad_q)
         del grad_q
     if need["keys"] or need["key_weight"]:
-        grad_k = _gather_edges(queries, receivers, None).mul_(grad_products)
+        grad_k = _gather_edges(queries, receivers).mul_(grad_products)
         if need["keys"]:
             add_at(totals["keys"], senders, grad_k)
         if need["key_weight"]:

