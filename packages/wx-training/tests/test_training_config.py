@@ -65,8 +65,8 @@ def test_named_example_configs_pick_their_groups():
         (["training.batch_size=0"], "config key training.batch_size: must be positive, got 0"),
         (["training.batch_size=-2"], "config key training.batch_size: must be positive, got -2"),
         (
-            ["hardware.gpus_per_model=2"],
-            "config key hardware.gpus_per_model: 2 is not supported yet",
+            ["hardware.gpus_per_model=0"],
+            "config key hardware.gpus_per_model: must be positive, got 0",
         ),
         (["model.family=rnn"], "config key model.family: 'rnn' is not one of gnn, transformer"),
         (["data.computed_forcings=[moonlight]"], r"unknown forcing\(s\) \['moonlight'\]"),

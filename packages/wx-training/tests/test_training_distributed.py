@@ -20,8 +20,11 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def run_rank(rank: int, world_size: int, port: int, config) -> None:
-    """One rank, started the way torchrun starts it: through environment variables."""
+def run_rank(rank: int, world_size: int, port: int, config, record=None) -> None:
+    """One rank, started the way torchrun starts it: through environment variables.
+
+    With ``record`` (a folder), each rank writes what it holds after its first step.
+    """
     os.environ.update(
         RANK=str(rank),
         LOCAL_RANK=str(rank),
@@ -30,7 +33,24 @@ def run_rank(rank: int, world_size: int, port: int, config) -> None:
         MASTER_PORT=str(port),
     )
     torch.set_num_threads(1)
-    train(config)
+    train(config, callbacks=[] if record is None else [_recorder(record, rank)])
+
+
+def _recorder(folder, rank: int):
+    def record(trainer) -> None:
+        if trainer.step == 1:
+            dataset = trainer.loader.dataset
+            held = {
+                "cells": None
+                if trainer.sharding.cells is None
+                else trainer.sharding.cells.tolist(),
+                "sample_cells": int(dataset[0]["fields"].shape[1]),  # [time, cell, variable]
+                "model_cells": trainer.model.num_cells,
+                "group": trainer.sharding.groups.group_index,
+            }
+            (folder / f"rank{rank}.json").write_text(json.dumps(held))
+
+    return record
 
 
 def losses(run_dir) -> dict[int, float]:
@@ -71,3 +91,96 @@ def test_two_gloo_processes_match_one(tiny_overrides, tmp_path):
 
     state = load_training_checkpoint(checkpoint)
     assert len(state.rng_states) == 2 and state.data_position["world_size"] == 2
+
+
+def inference_weights(run_dir, step: int) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    path = run_dir / "checkpoints" / f"inference-step{step:08d}.safetensors"
+    return load_file(path)
+
+
+@pytest.mark.distributed
+@pytest.mark.parametrize(("world_size", "batch_size"), [(2, 4), (4, 2)])
+def test_sharded_training_matches_one_process(tiny_overrides, tmp_path, world_size, batch_size):
+    """gpus_per_model=2: one model over two ranks (with 2 groups: data-parallel too)."""
+    common = (
+        "training.max_steps=3",
+        "training.validation.every=3",
+        "training.checkpoint.every=3",
+        "training.validation.plots=false",
+        "hardware.distributed_backend=gloo",
+    )
+    sharded = compose_config(
+        tiny_overrides(
+            *common,
+            "hardware.gpus_per_model=2",
+            f"training.batch_size={batch_size}",
+            run="sharded",
+        )
+    )
+    mp.start_processes(
+        run_rank,
+        args=(world_size, free_port(), sharded, tmp_path),
+        nprocs=world_size,
+        join=True,
+        start_method="fork",
+    )
+    single = train(compose_config(tiny_overrides(*common, "training.batch_size=4", run="single")))
+
+    # Each rank of a group holds and reads a disjoint part of the 1325 cells, which together
+    # make the whole grid; both groups split the grid the same way.
+    held = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(world_size)]
+    for group in range(world_size // 2):
+        first, second = (item for item in held if item["group"] == group)
+        assert sorted(first["cells"] + second["cells"]) == list(range(1325))
+        for item in (first, second):
+            assert item["sample_cells"] == item["model_cells"] == len(item["cells"]) < 1325
+
+    sharded_losses, single_losses = losses(tmp_path / "sharded"), losses(tmp_path / "single")
+    assert list(single_losses) == [1, 2, 3] and sharded_losses.keys() == single_losses.keys()
+    for step, value in single_losses.items():
+        assert sharded_losses[step] == pytest.approx(value, rel=1e-5, abs=1e-6), step
+
+    # The checkpoint holds the whole model: the same weights and grid as the unsharded run.
+    weights, reference = (inference_weights(tmp_path / name, 3) for name in ("sharded", "single"))
+    assert weights.keys() == reference.keys()
+    for name, value in reference.items():
+        torch.testing.assert_close(weights[name], value, rtol=1e-4, atol=1e-5, msg=name)
+    lines = map(
+        json.loads,
+        (tmp_path / "sharded" / "tracking" / "metrics.jsonl").read_text().splitlines(),
+    )
+    rmse = [item["value"] for item in lines if item["key"] == "val/rmse/air/12h"]
+    assert rmse[-1] == pytest.approx(single["validation"]["rmse"]["air"][1], rel=1e-5)
+
+
+@pytest.mark.distributed
+def test_sharded_run_resumes_unsharded(tiny_overrides, tmp_path):
+    """A training checkpoint written at gpus_per_model=2 resumes in one process, exactly."""
+    common = (
+        "training.max_steps=4",
+        "training.validation.plots=false",
+        "hardware.distributed_backend=gloo",
+        "training.batch_size=4",
+    )
+    first = compose_config(
+        tiny_overrides(*common, "training.max_steps=2", "hardware.gpus_per_model=2", run="a")
+    )
+    mp.start_processes(
+        run_rank, args=(2, free_port(), first), nprocs=2, join=True, start_method="fork"
+    )
+    checkpoint = tmp_path / "a" / "checkpoints" / "training-step00000002.safetensors"
+    train(compose_config(tiny_overrides(*common, f"resume={checkpoint}", run="a")))
+    train(compose_config(tiny_overrides(*common, run="straight")))
+
+    resumed, straight = losses(tmp_path / "a"), losses(tmp_path / "straight")
+    assert list(straight) == [1, 2, 3, 4]
+    for step in (3, 4):
+        assert resumed[step] == pytest.approx(straight[step], rel=1e-5, abs=1e-6), step
+
+
+def test_gpus_per_model_needs_that_many_processes(tiny_overrides):
+    config = compose_config(tiny_overrides("hardware.gpus_per_model=2"))
+    with pytest.raises(ValueError, match="hardware.gpus_per_model: 2 needs that many processes"):
+        train(config)

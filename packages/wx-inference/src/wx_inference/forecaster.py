@@ -31,6 +31,7 @@ from wx_inference.output import (
     ForecastLayout,
     layout_to_dataset,
 )
+from wx_inference.sharding import InferenceGroup
 from wx_utils.dates import frequency_to_string, frequency_to_timedelta64, parse_datetime
 
 LOG = logging.getLogger(__name__)
@@ -68,22 +69,41 @@ class Forecaster:
     """A loaded checkpoint ready to forecast on ``device`` at ``precision``."""
 
     def __init__(
-        self, *, checkpoint: LoadedCheckpoint, device: str = "cpu", precision: str = "fp32"
+        self,
+        *,
+        checkpoint: LoadedCheckpoint,
+        device: str = "cpu",
+        precision: str = "fp32",
+        group: InferenceGroup | None = None,
     ):
         if precision not in ("fp32", *AUTOCAST):
             raise PrecisionError(f"precision {precision!r}: expected fp32, bf16 or fp16")
         self.checkpoint = checkpoint
         self.spec: ModelSpec = checkpoint.spec
+        self.group = group
+        model = checkpoint.model
+        if group is not None:  # shard on the host, so only this rank's part reaches the device
+            device, model = group.device(device), group.wrap(model)
         self.device = torch.device(device)
         self.precision = precision
-        self.model = checkpoint.model.to(self.device).eval()
+        self.model = model.to(self.device).eval()
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, *, device: str = "cpu", precision: str = "fp32"
+        cls,
+        path: str | Path,
+        *,
+        device: str = "cpu",
+        precision: str = "fp32",
+        group: InferenceGroup | None = None,
     ) -> Forecaster:
-        """Load ``path`` safely (safetensors + JSON, never unpickled) and move it to ``device``."""
-        return cls(checkpoint=open_checkpoint(path), device=device, precision=precision)
+        """Load ``path`` safely (safetensors + JSON, never unpickled) and move it to ``device``.
+
+        With ``group`` (a sharded run under ``torchrun``) the model is sharded over its ranks.
+        """
+        return cls(
+            checkpoint=open_checkpoint(path), device=device, precision=precision, group=group
+        )
 
     # -- inputs and checks ----------------------------------------------------------------
     def open_input(self, spec: InputLike) -> InputSource:

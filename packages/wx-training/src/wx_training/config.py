@@ -177,6 +177,7 @@ CHOICES = {
     "model.normaliser.default": ("mean-std", "min-max", "none"),
 }
 POSITIVE = (
+    "hardware.gpus_per_model",
     "training.optimizer.lr",
     "training.batch_size",
     "training.accumulate",
@@ -240,13 +241,7 @@ def check_values(config: DictConfig) -> list[str]:
 
 def _check_relations(config: DictConfig) -> list[str]:
     problems = []
-    training, hardware = config.training, config.hardware
-    if hardware.gpus_per_model != 1:
-        problems.append(
-            f"config key hardware.gpus_per_model: {hardware.gpus_per_model} is not supported yet "
-            "(sharding one model over several GPUs is future work); use 1 and scale out with "
-            "data parallelism (more GPUs, one model copy each)"
-        )
+    training = config.training
     if training.rollout.maximum < training.rollout.start:
         problems.append(
             f"config key training.rollout.maximum: {training.rollout.maximum} is below "

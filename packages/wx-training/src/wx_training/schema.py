@@ -163,7 +163,7 @@ class HardwareConfig:
     precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32
     num_threads: int | None = None  # torch intra-op threads; None leaves torch's default
     deterministic: bool = False  # torch.use_deterministic_algorithms(True)
-    gpus_per_model: int = 1  # model sharding over the grid: only 1 is supported so far
+    gpus_per_model: int = 1  # >1: one model sharded over the grid of that many processes
     distributed_backend: str = "auto"  # auto (nccl on GPU, gloo on CPU) | nccl | gloo
 
 

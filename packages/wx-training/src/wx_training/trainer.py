@@ -31,12 +31,13 @@ from wx_training.checkpoints import (
 from wx_training.components import Components, model_signature
 from wx_training.config import to_container
 from wx_training.data import WindowBatchSampler, WindowDataset, make_loader
-from wx_training.distributed import DistributedContext, all_reduce_mean, barrier, gather_json
+from wx_training.distributed import DistributedContext, all_reduce_sum, barrier, gather_json
 from wx_training.reporting import RunReporter, inference_metadata
 from wx_training.rollout import Rollout
 from wx_training.run_dir import RunDirectory
 from wx_training.schedules import build_scheduler, rollout_at
 from wx_training.seeding import capture_rng_state, loader_generator, restore_rng_state
+from wx_training.sharding import ModelSharding
 from wx_training.state_io import lists_to_tensors, tensors_to_lists
 from wx_training.tracking import Tracker
 from wx_training.validation import score_metrics, score_table, validate
@@ -77,11 +78,19 @@ class Trainer:
         self.provenance = provenance
         self.callbacks = list(callbacks)
         self.device = context.device
+        # Shard before moving to the device, so only this rank's part of the graph gets there.
+        self.sharding = ModelSharding.create(
+            components.model, context, gpus_per_model=config.hardware.gpus_per_model
+        )
+        with self.sharding.whole_grid():
+            self.signature = model_signature(components.model)
         self.model = components.model.to(self.device)
         self.rollout = Rollout.for_model(
-            self.model, components.layout.sample_variables, components.interior_mask
+            self.model,
+            components.layout.sample_variables,
+            self.sharding.local_cells(components.interior_mask),
         ).to(self.device)
-        self.loss = components.loss.to(self.device)
+        self.loss = self.sharding.loss(components.loss).to(self.device)
         optimizer = self.training.optimizer
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(),
@@ -97,27 +106,33 @@ class Trainer:
             min_lr=self.training.schedule.min_lr,
         )
         self.network: torch.nn.Module = self.model
-        if context.enabled:
+        if context.enabled and not self.sharding.enabled:
             # Buffers (graph, statistics) are built identically on every rank: no broadcast.
             device_ids = [self.device.index] if self.device.type == "cuda" else None
             self.network = DistributedDataParallel(
                 self.model, device_ids=device_ids, broadcast_buffers=False
             )
-        self.generator = loader_generator(config.seed + 7919 * context.rank)
+        # The ranks of a model group read the same windows: batches are dealt to groups.
+        groups = self.sharding.groups
+        self.generator = loader_generator(config.seed + 7919 * groups.group_index)
         self.sampler = WindowBatchSampler(
             len(components.train_dataset),
             batch_size=self.training.batch_size,
-            rank=context.rank,
-            world_size=context.world_size,
+            rank=groups.group_index,
+            world_size=groups.num_groups,
             seed=config.seed,
         )
         if len(self.sampler) == 0:
             raise ValueError(
-                f"config key data.train: {len(components.train_dataset)} training windows, fewer than "
-                f"one global batch ({self.sampler.global_batch} = training.batch_size x processes)"
+                f"config key data.train: {len(components.train_dataset)} training windows, fewer "
+                f"than one global batch ({self.sampler.global_batch} = training.batch_size x "
+                "model groups)"
             )
-        self.loader = self._loader(components.train_dataset, self.sampler, self.generator)
-        self.validation_dataset = self._validation_subset(components.validation_dataset)
+        train_dataset = self.sharding.dataset(components.train_dataset)
+        self.loader = self._loader(train_dataset, self.sampler, self.generator)
+        self.validation_dataset = self.sharding.dataset(
+            self._validation_subset(components.validation_dataset)
+        )
         self.autocast = autocast_context(self.device, config.hardware.precision)
         self.training_folder = CheckpointFolder(
             run.checkpoints, prefix="training", keep_last=self.training.checkpoint.keep_last
@@ -185,9 +200,7 @@ class Trainer:
     # -- resume ---------------------------------------------------------------------------------
     def restore(self, checkpoint: TrainingCheckpoint) -> None:
         """Continue exactly where ``checkpoint`` stopped (same model, else ResumeError)."""
-        check_same_model(
-            checkpoint.model_signature, model_signature(self.model), source=checkpoint.path
-        )
+        check_same_model(checkpoint.model_signature, self.signature, source=checkpoint.path)
         self.model.load_state_dict(checkpoint.model_state, strict=True)
         self.optimizer.load_state_dict(checkpoint.optimizer_state)
         schedule = dict(self.scheduler.lr_lambdas[0].__dict__)
@@ -310,12 +323,14 @@ class Trainer:
                     loss = torch.stack(losses).mean()
                 (loss / training.accumulate).backward()
             total += loss.detach() / training.accumulate
+        self.sharding.reduce_gradients(self.model.parameters())
         clip = training.gradient_clip if training.gradient_clip is not None else math.inf
         grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), max_norm=clip)
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        reduced = all_reduce_mean(total, self.context)
+        # Sharded ranks hold parts of their group's loss: sum over the world, mean over groups.
+        reduced = all_reduce_sum(total, self.context) / self.sharding.groups.num_groups
         return float(reduced.item()), float(grad_norm.item()), wait
 
     # -- validation, checkpoints, logging ---------------------------------------------------------
@@ -324,8 +339,8 @@ class Trainer:
         sampler = WindowBatchSampler(
             len(self.validation_dataset),
             batch_size=validation.batch_size,
-            rank=self.context.rank,
-            world_size=self.context.world_size,
+            rank=self.sharding.groups.group_index,
+            world_size=self.sharding.groups.num_groups,
             shuffle=False,
             drop_last=False,
         )
@@ -340,6 +355,7 @@ class Trainer:
             steps=validation.rollout,
             context=self.context,
             autocast=self.autocast,
+            counts_samples=self.sharding.counts_samples,
         )
         metadata = self.components.view.variables_metadata
         scores = score_table(
@@ -368,13 +384,14 @@ class Trainer:
         barrier(self.context)
 
     def _save_inference_checkpoint(self, scores: dict[str, Any]) -> Any:
-        path = save_checkpoint(
-            self.inference_folder.path_for(self.step),
-            self.model,
-            metadata=inference_metadata(
-                self.config, self.components, step=self.step, run=self.run, scores=scores
-            ),
-        )
+        with self.sharding.whole_grid():
+            path = save_checkpoint(
+                self.inference_folder.path_for(self.step),
+                self.model,
+                metadata=inference_metadata(
+                    self.config, self.components, step=self.step, run=self.run, scores=scores
+                ),
+            )
         self.inference_folder.prune()
         return path
 
@@ -402,7 +419,7 @@ class Trainer:
                     "global_batch": self.sampler.global_batch,
                     "world_size": self.context.world_size,
                 },
-                model_signature=model_signature(self.model),
+                model_signature=self.signature,
                 provenance=self.provenance,
                 extra={
                     "best_validation_loss": self.best_validation_loss,

@@ -33,8 +33,13 @@ def validate(
     context: DistributedContext,
     autocast: contextlib.AbstractContextManager | None = None,
     max_batches: int | None = None,
+    counts_samples: bool = True,
 ) -> dict[str, Any]:
-    """Scores over the validation loader; identical on every rank."""
+    """Scores over the validation loader; identical on every rank.
+
+    On a sharded model each rank sums over its own cells; ``counts_samples`` is true on one
+    rank per model group, so that samples are counted once per group.
+    """
     was_training = model.training
     model.eval()
     outputs = len(rollout.output_columns)
@@ -60,7 +65,8 @@ def validate(
                 persisted = (persistence - target.double()).square()
                 persistence_sums[step] += torch.einsum("bcv,c->v", persisted, weight)
                 totals[1] += loss(prediction, target).double() * fields.shape[0] / steps
-        totals[0] += fields.shape[0]
+        if counts_samples:
+            totals[0] += fields.shape[0]
     model_sums = all_reduce_sum(model_sums, context)
     persistence_sums = all_reduce_sum(persistence_sums, context)
     totals = all_reduce_sum(totals, context)
