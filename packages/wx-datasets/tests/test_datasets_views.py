@@ -30,6 +30,24 @@ def test_indexing_gives_numpy_arrays(air_store):
     assert view.name_to_index == {"air": 0} and view.ensemble_size == 1
 
 
+def test_cell_subsets_read_only_their_cells(air_store, era5_store):
+    """A sharded rank's view of its cells: the same values, in a rank-sized array."""
+    from wx_datasets.view import Subset
+
+    for store in (air_store, era5_store):
+        for fast in (True, False):
+            view = StoreView(store)
+            if not fast:
+                view._local = None  # zarr-python's orthogonal selection
+            cells = np.array([7, 3, 120, len(view.latitudes) - 1])
+            part = Subset(view, cell_index=cells, grid_shape=None)
+            whole = view[:3]
+            assert part[:3].shape == (*whole.shape[:3], 4)
+            assert np.array_equal(part[:3], whole[..., cells])
+            assert np.array_equal(part[[2, 0]], whole[[2, 0]][..., cells])
+            assert np.array_equal(part.latitudes, view.latitudes[cells])
+
+
 def test_fast_reads_equal_zarr_reads(air_store, era5_store):
     for store in (air_store, era5_store):
         fast = StoreView(store)

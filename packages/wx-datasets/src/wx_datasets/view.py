@@ -157,24 +157,37 @@ class StoreView(DatasetView):
         return local if local.supported else None
 
     def _read(self, time_index, variable_index, cell_index) -> np.ndarray:
+        """``[time, variable, ensemble, cell]``; with ``cell_index``, only those cells are kept.
+
+        A selection of cells (a sharded rank's part of the grid) never holds more than one
+        whole date in memory: each date is decoded into one scratch buffer and its cells copied
+        out, so the result, and the peak, shrink with the selection.
+        """
         time_index = np.asarray(time_index, dtype=np.int64)
+        cells = slice(None) if cell_index is None else np.asarray(cell_index)
         if self._local is not None:
-            out = np.empty((time_index.size, *self._zarr.shape[1:]), dtype=np.float32)
-            for position, date in enumerate(time_index):
-                if not self._local.read_into(int(date), out[position]):
-                    out[position] = np.nan
-        elif time_index.size and np.array_equal(
-            time_index, np.arange(time_index[0], time_index[0] + time_index.size)
-        ):
+            out = self._read_local(time_index, cell_index)
+        elif cell_index is None and _is_run(time_index):
             out = self._zarr[int(time_index[0]) : int(time_index[0]) + time_index.size]
         else:
-            out = self._zarr.get_orthogonal_selection(
-                (time_index, slice(None), slice(None), slice(None))
-            )
+            out = self._zarr.get_orthogonal_selection((time_index, slice(None), slice(None), cells))
         if variable_index is not None:
             out = out[:, variable_index]
-        if cell_index is not None:
-            out = out[..., cell_index]
+        return out
+
+    def _read_local(self, time_index: np.ndarray, cell_index) -> np.ndarray:
+        shape = self._zarr.shape[1:]  # [variable, ensemble, cell]
+        if cell_index is None:
+            out = np.empty((time_index.size, *shape), dtype=np.float32)
+        else:
+            out = np.empty((time_index.size, *shape[:-1], len(cell_index)), dtype=np.float32)
+            scratch = np.empty(shape, dtype=np.float32)  # one whole date
+        for position, date in enumerate(time_index):
+            target = out[position] if cell_index is None else scratch
+            if not self._local.read_into(int(date), target):
+                target[...] = np.nan
+            if cell_index is not None:
+                out[position] = scratch[..., cell_index]
         return out
 
 
@@ -227,6 +240,11 @@ class Subset(DatasetView):
             _compose(self._variables, variable_index),
             _compose(self._cells, cell_index),
         )
+
+
+def _is_run(index: np.ndarray) -> bool:
+    """Whether ``index`` is consecutive dates (one slice read)."""
+    return bool(index.size) and np.array_equal(index, np.arange(index[0], index[0] + index.size))
 
 
 def _compose(outer: np.ndarray | None, inner: np.ndarray | None) -> np.ndarray | None:
