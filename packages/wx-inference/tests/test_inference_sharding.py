@@ -3,38 +3,22 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
-import torch.multiprocessing as mp
 
 from wx_inference.cli import main
 from wx_inference.output import open_forecast
+from wx_models.sharding.local import run_local
 
 INIT = "2014-01-05T00:00"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def run_rank(rank: int, world_size: int, port: int, arguments: list[str]) -> None:
+def run_rank(rank: int, world_size: int, arguments: list[str]) -> None:
     """One rank, started the way torchrun starts it: through environment variables."""
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WX_PROGRESS="0",
-    )
-    torch.set_num_threads(1)
     assert main(arguments) == 0
 
 
@@ -88,12 +72,11 @@ def test_sharded_forecast_equals_one_process(
 ):
     output = tmp_path / "out" / "forecast.zarr"
     output.parent.mkdir()
-    mp.start_processes(
+    run_local(
+        world_size,
         run_rank,
-        args=(world_size, free_port(), arguments(ncep_checkpoint, ncep_store, output)),
-        nprocs=world_size,
-        join=True,
-        start_method="fork",
+        arguments(ncep_checkpoint, ncep_store, output),
+        process_group="environment",
     )
     sharded = open_forecast(output)
     assert sorted(p.name for p in output.parent.iterdir()) == ["forecast.zarr"]  # rank 0 only
@@ -106,12 +89,12 @@ def test_sharded_forecast_equals_one_process(
 @pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs 2 CUDA GPUs (NCCL)")
 def test_sharded_forecast_on_two_gpus(single_forecast, ncep_checkpoint, ncep_store, tmp_path):
     output = tmp_path / "forecast.zarr"
-    mp.start_processes(
+    run_local(
+        2,
         run_rank,
-        args=(2, free_port(), arguments(ncep_checkpoint, ncep_store, output, "device=cuda")),
-        nprocs=2,
-        join=True,
-        start_method="spawn",
+        arguments(ncep_checkpoint, ncep_store, output, "device=cuda"),
+        backend="nccl",
+        process_group="environment",
     )
     np.testing.assert_allclose(
         open_forecast(output)["air"].values, single_forecast["air"].values, rtol=0, atol=1e-3

@@ -3,37 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 
 import pytest
 import torch
-import torch.multiprocessing as mp
 
+from wx_models.sharding.local import run_local
 from wx_training.config import compose_config
 from wx_training.train import train
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def run_rank(rank: int, world_size: int, port: int, config, record=None) -> None:
+def run_rank(rank: int, world_size: int, config, record=None) -> None:
     """One rank, started the way torchrun starts it: through environment variables.
 
     With ``record`` (a folder), each rank writes what it holds after its first step.
     """
-    os.environ.update(
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-        WORLD_SIZE=str(world_size),
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-    )
-    torch.set_num_threads(1)
     train(config, callbacks=[] if record is None else [_recorder(record, rank)])
+
+
+def run_ranks(world_size: int, config, record=None) -> None:
+    run_local(world_size, run_rank, config, record, process_group="environment")
 
 
 def _recorder(folder, rank: int):
@@ -67,9 +55,7 @@ def test_two_gloo_processes_match_one(tiny_overrides, tmp_path):
     )
     pair = compose_config(tiny_overrides(*common, "training.batch_size=2", run="pair"))
     # Forked ranks start at once (no re-import of torch); each uses one thread.
-    mp.start_processes(
-        run_rank, args=(2, free_port(), pair), nprocs=2, join=True, start_method="fork"
-    )
+    run_ranks(2, pair)
     single = train(compose_config(tiny_overrides(*common, "training.batch_size=4", run="single")))
 
     pair_losses, single_losses = losses(tmp_path / "pair"), losses(tmp_path / "single")
@@ -119,13 +105,7 @@ def test_sharded_training_matches_one_process(tiny_overrides, tmp_path, world_si
             run="sharded",
         )
     )
-    mp.start_processes(
-        run_rank,
-        args=(world_size, free_port(), sharded, tmp_path),
-        nprocs=world_size,
-        join=True,
-        start_method="fork",
-    )
+    run_ranks(world_size, sharded, tmp_path)
     single = train(compose_config(tiny_overrides(*common, "training.batch_size=4", run="single")))
 
     # Each rank of a group holds and reads a disjoint part of the 1325 cells, which together
@@ -167,9 +147,7 @@ def test_sharded_run_resumes_unsharded(tiny_overrides, tmp_path):
     first = compose_config(
         tiny_overrides(*common, "training.max_steps=2", "hardware.gpus_per_model=2", run="a")
     )
-    mp.start_processes(
-        run_rank, args=(2, free_port(), first), nprocs=2, join=True, start_method="fork"
-    )
+    run_ranks(2, first)
     checkpoint = tmp_path / "a" / "checkpoints" / "training-step00000002.safetensors"
     train(compose_config(tiny_overrides(*common, f"resume={checkpoint}", run="a")))
     train(compose_config(tiny_overrides(*common, run="straight")))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,11 @@ import urllib.request
 
 import pytest
 
+from wx_models.sharding.local import free_port
 from wx_training.cli import main
 from wx_training.config import compose_config
 from wx_training.tracking import Tracker, TrackingRecord
 from wx_training.train import train
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class MlflowServer:
