@@ -104,7 +104,7 @@ def test_altered_metadata_is_refused(saved, tmp_path):
     [
         (-100, "truncated: .* bytes on disk, the header describes"),
         (40, "truncated inside the header"),
-        (5, "too short to be a checkpoint"),
+        (5, "too short to be a safetensors file"),
     ],
 )
 def test_truncated_files_are_refused(saved, tmp_path, keep, message):

@@ -73,6 +73,7 @@ def open_checkpoint(path: str | Path) -> LoadedCheckpoint:
 def describe_checkpoint(path: str | Path) -> dict[str, Any]:
     """What ``inspect`` prints: read from the header only (no weights are loaded)."""
     import wx_models
+    from wx_models.checkpoint import RESERVED_KEYS
 
     path = _existing(path)
     metadata = wx_models.read_checkpoint_metadata(path)
@@ -101,22 +102,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "parameters": model.get("parameters"),
         "tensors": metadata.get("tensors"),
         "provenance": metadata.get("provenance"),
-        "extra": sorted(
-            set(metadata)
-            - {
-                "format",
-                "format_version",
-                "model",
-                "variables",
-                "time_step",
-                "input_steps",
-                "graph",
-                "grid",
-                "tensors",
-                "checksum",
-                "provenance",
-            }
-        ),
+        "extra": sorted(set(metadata) - RESERVED_KEYS - {"provenance"}),
     }
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +32,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from wx_models.weather_model import WeatherModel, graph_from_tensors
-from wx_utils.artifacts import WX_METADATA_KEY
+from wx_utils.artifacts import WX_METADATA_KEY, read_safetensors_header
 from wx_utils.metadata import MetadataError, MigrationRegistry, check_header, make_header, to_json
 from wx_utils.provenance import provenance as make_provenance
 
@@ -54,7 +53,6 @@ RESERVED_KEYS = frozenset(
         "checksum",
     }
 )
-_MAX_HEADER = 100 * 1024 * 1024
 
 
 class CheckpointError(MetadataError):
@@ -182,33 +180,14 @@ def _stored_header(path: Path) -> dict[str, Any]:
     """The ``wx`` header as stored, after checking the file is complete."""
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")
-    size = path.stat().st_size
-    with open(path, "rb") as stream:
-        prefix = stream.read(8)
-        if len(prefix) < 8:
-            raise CheckpointError(f"{path}: {size} bytes, too short to be a checkpoint")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > _MAX_HEADER:
-            raise CheckpointError(f"{path}: not a safetensors checkpoint (header length {length})")
-        raw = stream.read(length)
-    if len(raw) < length:
-        raise CheckpointError(f"{path}: truncated inside the header ({size} bytes on disk)")
     try:
-        table = json.loads(raw)
-        end = max(
-            (entry["data_offsets"][1] for key, entry in table.items() if key != "__metadata__"),
-            default=0,
-        )
+        table = read_safetensors_header(path, require_complete=True)
+    except MetadataError as error:
+        raise CheckpointError(str(error)) from None
+    try:
         stored = json.loads(table["__metadata__"][WX_METADATA_KEY])
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise CheckpointError(f"{path}: not a wx checkpoint (header: {error!r})") from None
-    expected = 8 + length + end
-    if size < expected:
-        raise CheckpointError(
-            f"{path}: truncated: {size} bytes on disk, the header describes {expected}"
-        )
-    if size > expected:
-        raise CheckpointError(f"{path}: {size - expected} unexpected bytes after the tensors")
     check_header(stored, format_name=CHECKPOINT_FORMAT, source=str(path))
     return stored
 

@@ -21,23 +21,48 @@ WX_METADATA_KEY = "wx"
 _MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024
 
 
-def read_safetensors_header(path: str | Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (tensor table and ``__metadata__``)."""
+def read_safetensors_header(path: str | Path, *, require_complete: bool = False) -> dict[str, Any]:
+    """The JSON header of a safetensors file (tensor table and ``__metadata__``).
+
+    ``require_complete`` also checks that the file is exactly as long as its tensor table says,
+    so a file cut short by an interrupted write (or with bytes appended) is refused.
+    """
     path = Path(path)
+    size = path.stat().st_size
     with open(path, "rb") as handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
-            raise MetadataError(f"{path}: too short to be a safetensors file")
+            raise MetadataError(f"{path}: {size} bytes, too short to be a safetensors file")
         (length,) = struct.unpack("<Q", prefix)
         if length > _MAX_SAFETENSORS_HEADER:
             raise MetadataError(f"{path}: safetensors header length {length} is implausible")
         raw = handle.read(length)
     if len(raw) < length:
-        raise MetadataError(f"{path}: truncated safetensors header")
+        raise MetadataError(f"{path}: truncated inside the header ({size} bytes on disk)")
     try:
-        return json.loads(raw)
+        table = json.loads(raw)
     except json.JSONDecodeError as error:
         raise MetadataError(f"{path}: safetensors header is not valid JSON ({error})") from None
+    if require_complete:
+        _check_complete(path, table, size=size, header_length=length)
+    return table
+
+
+def _check_complete(path: Path, table: Any, *, size: int, header_length: int) -> None:
+    try:
+        end = max(
+            (entry["data_offsets"][1] for key, entry in table.items() if key != "__metadata__"),
+            default=0,
+        )
+    except (AttributeError, KeyError, IndexError, TypeError) as error:
+        raise MetadataError(f"{path}: malformed safetensors tensor table ({error!r})") from None
+    expected = 8 + header_length + end
+    if size < expected:
+        raise MetadataError(
+            f"{path}: truncated: {size} bytes on disk, the header describes {expected}"
+        )
+    if size > expected:
+        raise MetadataError(f"{path}: {size - expected} unexpected bytes after the tensors")
 
 
 def read_artifact_metadata(path: str | Path) -> dict[str, Any]:
