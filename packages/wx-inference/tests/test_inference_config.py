@@ -26,6 +26,23 @@ def test_ncep_example_runs_every_day_of_january():
     assert config.lead_time == "2d" and config.format == "zarr"
 
 
+def test_whole_value_overrides_replace_a_mapping():
+    """init_dates=[...] over the example's {start, end, frequency} is the new list."""
+    config = load_run_config(
+        EXAMPLES / "ncep-regional.yaml",
+        ["checkpoint=x", "init_dates=[2014-01-05T00:00,2014-01-06T12:00]", "input=other.zarr"],
+    )
+    assert [str(d) for d in init_dates(config.init_dates)] == [
+        "2014-01-05T00:00:00",
+        "2014-01-06T12:00:00",
+    ]
+    assert config.input == "other.zarr"
+    config = load_run_config(
+        EXAMPLES / "ncep-regional.yaml", ["checkpoint=x", "init_dates.end=2014-01-03T00:00"]
+    )
+    assert init_dates(config.init_dates).size == 3  # a sub-key still merges
+
+
 def test_init_dates_forms_and_errors():
     assert init_dates("2014-01-02T06").tolist() == [np.datetime64("2014-01-02T06:00:00")]
     listed = init_dates(["2014-01-03", "2014-01-01"])

@@ -31,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 from wx_utils.dates import date_range, frequency_to_timedelta64, parse_datetime
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+REPLACED_WHOLE = ("input", "boundary", "init_dates")  # a list, a mapping or a string each
 
 
 class ConfigError(ValueError):
@@ -68,7 +69,7 @@ def load_run_config(path: str | Path | None, overrides: list[str] | None = None)
             if not Path(path).is_file():
                 raise FileNotFoundError(f"run configuration {path}: no such file")
             config = OmegaConf.merge(config, OmegaConf.load(path))
-        config = OmegaConf.merge(config, OmegaConf.from_dotlist(list(overrides or [])))
+        config = _apply_overrides(config, list(overrides or []))
         missing = sorted(OmegaConf.missing_keys(config))
         if missing:
             raise ConfigError(f"{where}: missing key(s) {missing}")
@@ -77,6 +78,20 @@ def load_run_config(path: str | Path | None, overrides: list[str] | None = None)
         raise ConfigError(f"{where}: {error}".replace("\n", "; ")) from None
     _validate(run)
     return run
+
+
+def _apply_overrides(config, overrides: list[str]):
+    """Merge ``key=value`` overrides; a whole-value override of a list-or-mapping key replaces.
+
+    ``init_dates=[2014-01-05]`` over a ``{start, end, frequency}`` mapping (or ``input=x.zarr``
+    over ``{path, variables}``) means the new value, not a merge of a list into a mapping.
+    """
+    replaced = [item for item in overrides if item.split("=", 1)[0] in REPLACED_WHOLE]
+    merged = [item for item in overrides if item not in replaced]
+    config = OmegaConf.merge(config, OmegaConf.from_dotlist(merged))
+    for key, value in OmegaConf.from_dotlist(replaced).items():
+        config[key] = value
+    return config
 
 
 def _validate(run: RunConfig) -> None:
