@@ -102,8 +102,8 @@ def parse_arguments() -> argparse.Namespace:
 def run_tool(command: list[str], log_path: Path, threads: int = 1) -> tuple[float, str]:
     """Run a wx command line (its output into ``log_path``); returns wall seconds and stdout.
 
-    ``OMP_NUM_THREADS`` caps torch's threads in tools without a thread setting (wx-inference): on
-    a small shared machine, threads spinning for busy cores make a forecast many times slower.
+    ``OMP_NUM_THREADS`` also caps the threads of libraries below torch: on a small shared
+    machine, threads spinning for busy cores make a forecast many times slower.
     """
     log("$ " + " ".join(command[2:] if command[1] == "-m" else command))
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -186,6 +186,7 @@ def forecast(variant: str, checkpoint: str, arguments: argparse.Namespace) -> di
     command = [
         *tool("inference"), "run", str(RUN_CONFIG), f"checkpoint={checkpoint}",
         f"input={arguments.dataset}", f"output={path}", "overwrite=true",
+        f"threads={arguments.threads}",
         *([f"init_dates.end='{QUICK_INIT_END}'"] if arguments.quick else []),
     ]  # fmt: skip
     log_path = arguments.output / "logs" / f"forecast-{variant}.log"

@@ -109,7 +109,8 @@ def forecast(checkpoint: str, arguments: argparse.Namespace) -> dict:
     command = [
         *tool("inference"), "run", str(RUN_CONFIG), f"checkpoint={checkpoint}",
         f"input={arguments.dataset}", f"output={path}", "format=zarr", "lead_time=120h",
-        "overwrite=true", *[f"init_dates.{key}='{value}'" for key, value in dates.items()],
+        "overwrite=true", f"threads={arguments.threads}",
+        *[f"init_dates.{key}='{value}'" for key, value in dates.items()],
     ]  # fmt: skip
     seconds, _ = run_tool(command, arguments.output / "logs" / "forecast.log", arguments.threads)
     result = {"path": str(path), "forecast_wall_s": round(seconds, 1)}

@@ -43,6 +43,13 @@ def test_whole_value_overrides_replace_a_mapping():
     assert init_dates(config.init_dates).size == 3  # a sub-key still merges
 
 
+def test_threads_must_be_positive():
+    config = load_run_config(EXAMPLES / "ncep-regional.yaml", ["checkpoint=x", "threads=3"])
+    assert config.threads == 3
+    with pytest.raises(ConfigError, match="threads 0: expected a positive number"):
+        load_run_config(EXAMPLES / "ncep-regional.yaml", ["checkpoint=x", "threads=0"])
+
+
 def test_init_dates_forms_and_errors():
     assert init_dates("2014-01-02T06").tolist() == [np.datetime64("2014-01-02T06:00:00")]
     listed = init_dates(["2014-01-03", "2014-01-01"])

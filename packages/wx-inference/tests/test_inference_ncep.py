@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 import yaml
 
@@ -110,8 +111,12 @@ def test_scores_against_the_netcdf_truth(ncep_forecast, shared_data, tmp_path):
         assert (output / name).stat().st_size > 0
 
 
-def test_netcdf_output_matches_zarr_output(ncep_forecast, ncep_store, ncep_checkpoint, tmp_path):
+def test_netcdf_output_matches_zarr_output(
+    ncep_forecast, ncep_store, ncep_checkpoint, tmp_path, monkeypatch
+):
     path = tmp_path / "forecast.nc"
+    threads = []
+    monkeypatch.setattr(torch, "set_num_threads", threads.append)
     assert (
         main(
             [
@@ -122,10 +127,12 @@ def test_netcdf_output_matches_zarr_output(ncep_forecast, ncep_store, ncep_check
                 "lead_time=12h",
                 f"output={path}",
                 "format=netcdf",
+                "threads=1",
             ]
         )
         == 0
     )
+    assert threads == [1]
     netcdf = open_forecast(path)
     zarr = open_forecast(ncep_forecast)
     np.testing.assert_array_equal(netcdf["air"].values[0], zarr["air"].values[1, :2])

@@ -12,6 +12,7 @@ output: forecast.zarr
 format: zarr                        # zarr | netcdf
 device: cpu                         # cpu | cuda | cuda:1 | mps
 precision: fp32                     # fp32 | bf16 | fp16 (autocast)
+threads: null                       # torch CPU threads (null: torch's default)
 members: null                       # null: every member of an ensemble input, else deterministic
 perturbation: {scale: 0.5, seed: 0} # perturbed initial conditions when members > input members
 overwrite: false
@@ -55,6 +56,7 @@ class RunConfig:
     format: str = "zarr"
     device: str = "cpu"
     precision: str = "fp32"
+    threads: int | None = None
     members: int | None = None
     perturbation: PerturbationConfig = field(default_factory=PerturbationConfig)
     overwrite: bool = False
@@ -99,6 +101,8 @@ def _validate(run: RunConfig) -> None:
         raise ConfigError(f"format {run.format!r}: expected 'zarr' or 'netcdf'")
     if run.precision not in PRECISIONS:
         raise ConfigError(f"precision {run.precision!r}: expected one of {list(PRECISIONS)}")
+    if run.threads is not None and run.threads < 1:
+        raise ConfigError(f"threads {run.threads}: expected a positive number or null")
     if run.members is not None and run.members < 1:
         raise ConfigError(f"members {run.members}: expected a positive number or null")
     init_dates(run.init_dates)

@@ -12,6 +12,8 @@ import logging
 import time
 from pathlib import Path
 
+import torch
+
 from wx_inference import __version__
 from wx_inference.config import RunConfig, config_to_dict, init_dates
 from wx_inference.ensemble import plan_members
@@ -32,6 +34,8 @@ def run_forecast(config: RunConfig, *, forecaster: Forecaster | None = None) -> 
     (:mod:`wx_inference.sharding`) and rank 0 writes the output.
     """
     check_output_path(config.output, overwrite=config.overwrite)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
     group = None if forecaster is not None else InferenceGroup.from_environment(config.device)
     try:
         forecaster = forecaster or Forecaster.from_checkpoint(
