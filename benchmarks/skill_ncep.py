@@ -148,21 +148,43 @@ def ensure_dataset(path: Path, logs: Path, recipe: Path = RECIPE) -> None:
 
 def train(variant: str, arguments: argparse.Namespace) -> dict:
     """Train one variant; returns its wall time and the checkpoint (reused with ``--reuse``)."""
-    run_dir = arguments.output / "runs" / variant
+    return train_config(
+        arguments,
+        config_name=CONFIG_NAME,
+        run_dir=arguments.output / "runs" / variant,
+        name=f"ncep-skill-{variant}",
+        extra=[f"graph={GRAPHS[variant]}"],
+        quick=QUICK_TRAINING,
+    )
+
+
+def train_config(
+    arguments: argparse.Namespace,
+    *,
+    config_name: str,
+    run_dir: Path,
+    name: str,
+    extra: list[str],
+    quick: list[str],
+) -> dict:
+    """``wx-training train --config-name CONFIG_NAME`` into ``run_dir`` (reused with ``--reuse``).
+
+    Returns the wall time, steps, final loss and inference checkpoint of the run.
+    """
     record = run_dir / "skill-train.json"
     if arguments.reuse and record.is_file():
-        log(f"reusing the {variant} training in {run_dir}")
+        log(f"reusing the training in {run_dir}")
         return json.loads(record.read_text())
     shutil.rmtree(run_dir, ignore_errors=True)
     command = [
-        *tool("training"), "train", "--config-name", CONFIG_NAME, f"graph={GRAPHS[variant]}",
-        f"data.dataset={arguments.dataset}", f"run_dir={run_dir}", f"name=ncep-skill-{variant}",
+        *tool("training"), "train", "--config-name", config_name, *extra,
+        f"data.dataset={arguments.dataset}", f"run_dir={run_dir}", f"name={name}",
         f"hardware.num_threads={arguments.threads}",
-        *(QUICK_TRAINING if arguments.quick else []),
+        *(quick if arguments.quick else []),
         *([f"training.max_steps={arguments.steps}"] if arguments.steps else []),
         *arguments.override,
     ]  # fmt: skip
-    log_path = arguments.output / "logs" / f"train-{variant}.log"
+    log_path = arguments.output / "logs" / f"train-{run_dir.name}.log"
     seconds, stdout = run_tool(command, log_path, arguments.threads)
     summary = json.loads(stdout.strip().splitlines()[-1])
     result = {

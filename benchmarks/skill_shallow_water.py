@@ -32,11 +32,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import shutil
 import time
 from pathlib import Path
 
-from skill_ncep import KINDS, REPOSITORY, ensure_dataset, log, machine, rmse_table, run_tool, tool
+from skill_ncep import (
+    KINDS,
+    REPOSITORY,
+    ensure_dataset,
+    log,
+    machine,
+    rmse_table,
+    run_tool,
+    tool,
+    train_config,
+)
 
 RECIPE = REPOSITORY / "examples" / "datasets" / "shallow-water.yaml"
 RUN_CONFIG = REPOSITORY / "examples" / "inference" / "shallow-water-global.yaml"
@@ -73,30 +82,14 @@ def parse_arguments() -> argparse.Namespace:
 
 def train(arguments: argparse.Namespace) -> dict:
     """Train ``shallow_water_tiny``; returns wall time and checkpoint (reused with ``--reuse``)."""
-    run_dir = arguments.output / "runs" / "model"
-    record = run_dir / "skill-train.json"
-    if arguments.reuse and record.is_file():
-        log(f"reusing the training in {run_dir}")
-        return json.loads(record.read_text())
-    shutil.rmtree(run_dir, ignore_errors=True)
-    command = [
-        *tool("training"), "train", "--config-name", CONFIG_NAME,
-        f"data.dataset={arguments.dataset}", f"run_dir={run_dir}", "name=shallow-water-skill",
-        f"hardware.num_threads={arguments.threads}", "tracking=off",
-        *(QUICK_TRAINING if arguments.quick else []),
-        *([f"training.max_steps={arguments.steps}"] if arguments.steps else []),
-        *arguments.override,
-    ]  # fmt: skip
-    seconds, stdout = run_tool(command, arguments.output / "logs" / "train.log", arguments.threads)
-    summary = json.loads(stdout.strip().splitlines()[-1])
-    result = {
-        "train_wall_s": round(seconds, 1),
-        "steps": summary["step"],
-        "final_loss": summary["final_loss"],
-        "checkpoint": summary["inference_checkpoint"],
-    }
-    record.write_text(json.dumps(result, indent=2) + "\n")
-    return result
+    return train_config(
+        arguments,
+        config_name=CONFIG_NAME,
+        run_dir=arguments.output / "runs" / "model",
+        name="shallow-water-skill",
+        extra=["tracking=off"],
+        quick=QUICK_TRAINING,
+    )
 
 
 def forecast(checkpoint: str, arguments: argparse.Namespace) -> dict:
