@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from memory import memory_mb
+
 
 def recipe(grid_deg: float, refinement: int) -> dict:
     return {
@@ -52,14 +54,6 @@ def recipe(grid_deg: float, refinement: int) -> dict:
 
 def log(message: str) -> None:
     print(f"[graphs_build] {message}", file=sys.stderr, flush=True)
-
-
-def current_rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def staged_build(spec: dict) -> dict[str, float]:
@@ -97,7 +91,7 @@ def worker(grid_deg: float, refinement: int, repeats: int) -> dict:
     from wx_graphs import build_graph, load_graph, save_graph
 
     import_s = time.perf_counter() - start
-    rss_after_import = current_rss_mb()
+    rss_after_import = memory_mb()
     spec = recipe(grid_deg, refinement)
     times, cpu_times = [], []
     for _ in range(repeats + 1):

@@ -37,6 +37,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from memory import memory_mb
+
 os.environ.setdefault("WX_PROGRESS", "0")
 
 import numpy as np
@@ -59,14 +61,6 @@ SW_CONSTANTS = ["orography", "cos_latitude", "sin_latitude", "cos_longitude", "s
 
 def log(message: str) -> None:
     print(f"[inference_speed] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def mesh_edges() -> list[dict]:
@@ -172,7 +166,7 @@ def forecast(checkpoint: Path, input_path: Path, output: Path, args) -> dict:
             writer.write(0, index, step.fields[0])
             write_seconds += time.perf_counter() - write_start
             written += step.fields[0].nbytes
-            rss.append(rss_mb())
+            rss.append(memory_mb())
         close_start = time.perf_counter()
         writer.close()
         write_seconds += time.perf_counter() - close_start

@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from memory import memory_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 ANEMOI_SCRIPTS = ROOT.parent / "shared" / "bench" / "anemoi"
 FAMILIES = {"gnn": {"mlp_hidden_size": 128}, "transformer": {"mlp_hidden_size": 512}}
@@ -47,14 +49,6 @@ FAMILIES = {"gnn": {"mlp_hidden_size": 128}, "transformer": {"mlp_hidden_size": 
 
 def log(message: str) -> None:
     print(f"[models_step] {message}", file=sys.stderr, flush=True)
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def matmul_peak_gflops(size: int = 2048, repeats: int = 10) -> float:
@@ -121,7 +115,7 @@ def run_case(args: argparse.Namespace) -> dict:
         loss.backward()
         return time.perf_counter() - start
 
-    rss_before = rss_mb()
+    rss_before = memory_mb()
     warmup = [step() for _ in range(args.warmup)]
     timed = [step() for _ in range(args.iters)]
     flops = network_flops(model.network, batch=args.batch)

@@ -42,6 +42,7 @@ import time
 from pathlib import Path
 
 import torch
+from memory import memory_mb, reset_peak
 
 from wx_graphs import build_graph
 from wx_models.encode_process_decode import EncoderProcessorDecoder
@@ -68,21 +69,6 @@ def recipe(resolution: float, refinement: int) -> dict:
             {"source": "hidden", "target": "data", "builder": "mesh2grid"},
         ],
     }
-
-
-def memory_mb(field: str) -> float:
-    """``VmRSS`` or ``VmHWM`` (peak) of this process from ``/proc/self/status``, in MiB."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/self/status has no {field}")
-
-
-def reset_peak() -> None:
-    """Make the peak resident memory (VmHWM) restart from the current resident size."""
-    with open("/proc/self/clear_refs", "w") as handle:
-        handle.write("5")
 
 
 def saved_tensors_counted(storages: dict):

@@ -57,6 +57,13 @@ def _threads():
     torch.set_num_threads(1)  # 2 shared cores: one thread avoids oversubscription
 
 
+EDGES = [  # encoder, multi-mesh processor, decoder (GraphCast layout)
+    {"source": "data", "target": "hidden", "builder": "grid2mesh", "radius_fraction": 0.6},
+    {"source": "hidden", "target": "hidden", "builder": "multi_mesh"},
+    {"source": "hidden", "target": "data", "builder": "mesh2grid"},
+]
+
+
 @pytest.fixture(scope="session")
 def ncep_store(tmp_path_factory):
     """A wx dataset store of NCEP air temperature, 1 Nov 2013 to 31 Jan 2014 (6-hourly)."""
@@ -96,16 +103,7 @@ def ncep_checkpoint(ncep_store, tmp_path_factory):
                     "margin_deg": 10.0,
                 },
             },
-            "edges": [
-                {
-                    "source": "data",
-                    "target": "hidden",
-                    "builder": "grid2mesh",
-                    "radius_fraction": 0.6,
-                },
-                {"source": "hidden", "target": "hidden", "builder": "multi_mesh"},
-                {"source": "hidden", "target": "data", "builder": "mesh2grid"},
-            ],
+            "edges": EDGES,
         }
     )
     statistics = wx_models.statistics_from_arrays(
@@ -163,16 +161,7 @@ def era5_checkpoint(tmp_path_factory):
                 "data": {"kind": "file", "path": str(source)},
                 "hidden": {"kind": "icosahedral", "refinement": 2},
             },
-            "edges": [
-                {
-                    "source": "data",
-                    "target": "hidden",
-                    "builder": "grid2mesh",
-                    "radius_fraction": 0.6,
-                },
-                {"source": "hidden", "target": "hidden", "builder": "multi_mesh"},
-                {"source": "hidden", "target": "data", "builder": "mesh2grid"},
-            ],
+            "edges": EDGES,
         }
     )
     statistics = {}

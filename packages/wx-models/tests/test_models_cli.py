@@ -9,19 +9,9 @@ import pytest
 from wx_graphs import build_graph, save_graph
 from wx_models import save_checkpoint
 from wx_models.cli import main
-from wx_models.debug import tiny_weather_model
+from wx_models.debug import TINY_GRAPH_RECIPE, tiny_weather_model
 
-RECIPE = {
-    "nodes": {
-        "data": {"kind": "regular", "resolution": 30.0, "poles": True},
-        "hidden": {"kind": "icosahedral", "refinement": 1},
-    },
-    "edges": [
-        {"source": "data", "target": "hidden", "builder": "grid2mesh", "radius_fraction": 0.6},
-        {"source": "hidden", "target": "hidden", "builder": "multi_mesh"},
-        {"source": "hidden", "target": "data", "builder": "mesh2grid"},
-    ],
-}
+RECIPE = TINY_GRAPH_RECIPE
 
 
 @pytest.fixture(scope="module")

@@ -107,6 +107,19 @@ def random_graph(
     return graph
 
 
+TINY_GRAPH_RECIPE = {  # a wx-graphs recipe: 30-degree grid with poles, refinement-1 multi-mesh
+    "nodes": {
+        "data": {"kind": "regular", "resolution": 30.0, "poles": True},
+        "hidden": {"kind": "icosahedral", "refinement": 1},
+    },
+    "edges": [
+        {"source": "data", "target": "hidden", "builder": "grid2mesh", "radius_fraction": 0.6},
+        {"source": "hidden", "target": "hidden", "builder": "multi_mesh"},
+        {"source": "hidden", "target": "data", "builder": "mesh2grid"},
+    ],
+}
+
+
 def tiny_model_arguments(family: str = "gnn") -> dict[str, Any]:
     """Architecture arguments of the tiny debug configuration of ``family``."""
     return {
