@@ -156,3 +156,61 @@ def test_weather_model_is_an_nn_module_of_the_network():
     model = tiny_weather_model("gnn")
     assert isinstance(model, WeatherModel)
     assert isinstance(model.network, EncoderProcessorDecoder)
+
+
+def fit_per_cell_targets(trainable: dict[str, int], steps: int = 150) -> float:
+    """Final MSE of fitting targets that differ per cell but not with the inputs."""
+    model = network("gnn", trainable_features=trainable)
+    generator = torch.Generator().manual_seed(7)
+    cells = model.graph.num_grid
+    # a value per cell, uncorrelated with the cells' positions: a shuffled smooth field
+    targets = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
+    targets = targets.view(1, cells, 1).expand(2, cells, 3)  # [batch, cell, output]
+    inputs = torch.zeros(2, cells, 6)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = (model(inputs) - targets).square().mean()
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())
+
+
+def test_trainable_features_learn_what_the_position_does_not_say():
+    without = fit_per_cell_targets({})
+    with_features = fit_per_cell_targets({"data": 4})
+    assert with_features < 0.2 * without
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_trainable_features_are_parameters_that_start_at_zero(family):
+    plain = network(family)
+    model = network(family, trainable_features={"data": 3, "hidden": 2})
+    assert model.trainable["data"].shape == (model.graph.num_grid, 3)
+    assert model.trainable["hidden"].shape == (model.graph.num_mesh, 2)
+    assert not any(p.abs().sum() for p in model.trainable.values())
+    x = torch.randn(2, model.graph.num_grid, 6)
+    model(x).square().mean().backward()
+    assert all(p.grad.abs().sum() > 0 for p in model.trainable.values())
+    counted = sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in plain.parameters()
+    )
+    latent = tiny_model_arguments(family)["latent_size"]
+    # the tables, plus the embeddings' first layers reading 3 (grid) and 2 (mesh) more inputs
+    expected = 3 * model.graph.num_grid + 2 * model.graph.num_mesh + (3 + 2) * latent
+    if family == "transformer":  # the encoder's keys and values also read the grid features
+        expected += 2 * 3 * latent
+    assert counted == expected
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ({"grid": 4}, "trainable_features: unknown node sets \\['grid'\\]"),
+        ({"data": -1}, "trainable_features.data -1: expected an integer >= 0"),
+        ({"hidden": 2.5}, "trainable_features.hidden 2.5: expected an integer >= 0"),
+    ],
+)
+def test_bad_trainable_feature_sizes_name_the_key(sizes, message):
+    with pytest.raises(ValueError, match=message):
+        network("gnn", trainable_features=sizes)

@@ -202,3 +202,16 @@ def test_header_length_prefix_is_checked(tmp_path):
     (tmp_path / "huge.safetensors").write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
     with pytest.raises(CheckpointError, match="header length"):
         load_checkpoint(tmp_path / "huge.safetensors")
+
+
+def test_trainable_features_round_trip(tmp_path):
+    model = tiny_weather_model("gnn", trainable_features={"data": 3, "hidden": 2}).eval()
+    with torch.no_grad():
+        for parameter in model.network.trainable.values():
+            parameter.normal_()
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["trainable_features"] == {"data": 3, "hidden": 2}
+    x = tiny_inputs(model, batch=2)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))

@@ -21,10 +21,15 @@ COUNT_INPLACE = {torch.ops.aten.addmm_: inplace_addmm_flops}
 
 @pytest.mark.parametrize("family", ["gnn", "transformer"])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_formula_matches_the_flop_counter(family, batch):
+@pytest.mark.parametrize("trainable", [{}, {"data": 3, "hidden": 5}])
+def test_formula_matches_the_flop_counter(family, batch, trainable):
     torch.manual_seed(0)
     network = EncoderProcessorDecoder(
-        graph=random_graph(), input_size=6, output_size=3, **tiny_model_arguments(family)
+        graph=random_graph(),
+        input_size=6,
+        output_size=3,
+        trainable_features=trainable,
+        **tiny_model_arguments(family),
     )
     x = torch.randn(batch, 48, 6)
     with FlopCounterMode(display=False, custom_mapping=COUNT_INPLACE) as forward:

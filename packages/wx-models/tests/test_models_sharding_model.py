@@ -64,13 +64,16 @@ def build_weather_model(family: str = "transformer") -> WeatherModel:
 def build_model(family: str, **options) -> EncoderProcessorDecoder:
     graph = random_graph(grid_nodes=GRID, mesh_nodes=MESH, seed=5)
     torch.manual_seed(0)
-    return EncoderProcessorDecoder(
+    model = EncoderProcessorDecoder(
         graph=graph,
         input_size=INPUTS,
         output_size=OUTPUTS,
         **tiny_model_arguments(family),
         **options,
     )
+    for parameter in model.trainable.values():  # zero at the start: make each node's differ
+        torch.nn.init.normal_(parameter)
+    return model
 
 
 def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,6 +147,11 @@ def test_sharded_forward_gradients_and_step_equal_unsharded(world_size):
 
 def test_sharding_with_edge_chunks_and_activation_checkpointing():
     run_local(2, check_equal_to_unsharded, {"edge_chunks": 2, "activation_checkpointing": True})
+
+
+def test_sharding_with_trainable_node_features():
+    # each rank reads the rows of the nodes it owns; their gradients sum over the group
+    run_local(2, check_equal_to_unsharded, {"trainable_features": {"data": 3, "hidden": 2}})
 
 
 def check_weather_model(rank, world_size):

@@ -68,6 +68,11 @@ def test_named_example_configs_pick_their_groups():
             ["hardware.gpus_per_model=0"],
             "config key hardware.gpus_per_model: must be positive, got 0",
         ),
+        (
+            ["model.trainable_features.data=-4"],
+            "config key model.trainable_features.data: must not be negative, got -4",
+        ),
+        (["model.trainable_features.grid=4"], "config key model.trainable_features.grid: unknown"),
         (["model.family=rnn"], "config key model.family: 'rnn' is not one of gnn, transformer"),
         (["data.computed_forcings=[moonlight]"], r"unknown forcing\(s\) \['moonlight'\]"),
         (["data=nope"], "Could not find 'data/nope'"),

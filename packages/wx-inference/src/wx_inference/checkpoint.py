@@ -97,7 +97,14 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
         "graph": metadata.get("graph"),
         "architecture": {
             key: arguments.get(key)
-            for key in ("family", "latent_size", "processor_layers", "mlp_hidden_size", "heads")
+            for key in (
+                "family",
+                "latent_size",
+                "processor_layers",
+                "mlp_hidden_size",
+                "heads",
+                "trainable_features",
+            )
         },
         "parameters": model.get("parameters"),
         "tensors": metadata.get("tensors"),

@@ -122,6 +122,7 @@ def _configuration_section(metadata: Mapping[str, Any]) -> list[str]:
         "heads",
         "edge_chunks",
         "activation_checkpointing",
+        "trainable_features",
     ]
     lines = [
         "## Configuration",

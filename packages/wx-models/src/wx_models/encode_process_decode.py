@@ -3,7 +3,11 @@
 The grid inputs and static node features are embedded; the encoder maps the grid to the mesh
 (grid2mesh), the processor runs ``processor_layers`` steps on the mesh (weights unshared), the
 decoder maps back to the grid (mesh2grid, receivers start from the grid's embedding) and an MLP
-reads the outputs. Two families share that skeleton:
+reads the outputs. Optional trainable node features (``trainable_features``: a free vector per
+grid cell and per mesh node, learnt with the weights, as the trainable tensors of AIFS, Lang et
+al. 2024) join the fixed position features: they let a regional model learn what a cell's
+position alone does not say, such as a land cell's diurnal range. Two families share that
+skeleton:
 
 - ``gnn`` (GraphCast): MLP embeddings, interaction-network mappers and processor layers
   (:mod:`wx_models.interaction`), edge latents carried through the processor;
@@ -15,6 +19,7 @@ reads the outputs. Two families share that skeleton:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 import torch
@@ -23,7 +28,7 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import HeteroData
 
 from wx_models.attention import GraphAttention
-from wx_models.graph import NODE_FEATURES, GraphBuffers
+from wx_models.graph import GRID, MESH, NODE_FEATURES, GraphBuffers
 from wx_models.interaction import InteractionLayer, InteractionMapper
 from wx_models.mlp import MLP
 
@@ -52,8 +57,10 @@ class EncoderProcessorDecoder(nn.Module):
         heads: int = 4,
         edge_chunks: int = 1,
         activation_checkpointing: bool = False,
+        trainable_features: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__()
+        trainable = check_trainable_features(trainable_features)
         if family not in FAMILIES:
             raise ValueError(f"family {family!r}: expected one of {', '.join(FAMILIES)}")
         for name, value in (
@@ -77,13 +84,27 @@ class EncoderProcessorDecoder(nn.Module):
             "processor_layers": processor_layers,
             "mlp_hidden_size": mlp_hidden_size,
             "heads": heads,
+            "trainable_features": trainable,
         }
         self.activation_checkpointing = activation_checkpointing
         self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
         attributes = self.graph.edge_attribute_size
-        grid_size = input_size + NODE_FEATURES
+        # zero at the start: the network begins as one without them
+        self.trainable = nn.ParameterDict(
+            {
+                name: nn.Parameter(torch.zeros(count, size))  # [node, size]
+                for name, count, size in (
+                    (GRID, self.graph.num_grid, trainable[GRID]),
+                    (MESH, self.graph.num_mesh, trainable[MESH]),
+                )
+                if size
+            }
+        )
+        grid_size = input_size + NODE_FEATURES + trainable[GRID]
         self.mesh_embedding = MLP(
-            input_size=NODE_FEATURES, hidden_size=latent_size, output_size=latent_size
+            input_size=NODE_FEATURES + trainable[MESH],
+            hidden_size=latent_size,
+            output_size=latent_size,
         )
         if family == "gnn":
             self.grid_embedding = MLP(
@@ -126,10 +147,10 @@ class EncoderProcessorDecoder(nn.Module):
         """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``."""
         graph = self.graph
         batch = grid_inputs.shape[0]
-        grid_static = graph.grid_features.to(grid_inputs.dtype).expand(batch, -1, -1)
-        features = torch.cat([grid_inputs, grid_static], dim=-1)  # [batch, cell, input + 4]
+        grid_static = self.static_features(GRID).to(grid_inputs.dtype).expand(batch, -1, -1)
+        features = torch.cat([grid_inputs, grid_static], dim=-1)  # [batch, cell, input + static]
         grid = self.grid_embedding(features)  # [batch, cell, latent]
-        mesh = self.mesh_embedding(graph.mesh_features).expand(
+        mesh = self.mesh_embedding(self.static_features(MESH)).expand(
             batch, -1, -1
         )  # [batch, mesh, latent]
         senders = grid if self.family == "gnn" else features
@@ -144,7 +165,32 @@ class EncoderProcessorDecoder(nn.Module):
         grid = self._run(self.decoder, mesh, grid, graph.decoder)  # [batch, cell, latent]
         return self.output_head(self.output_norm(grid))  # [batch, cell, output]
 
+    def static_features(self, name: str) -> torch.Tensor:
+        """Position features ``[node, 4]`` of node set ``name``, then its trainable ones."""
+        graph = self.graph
+        fixed = graph.grid_features if name == GRID else graph.mesh_features
+        if name not in self.trainable:
+            return fixed
+        # the graph's own nodes: all of them, or a shard's owned ones (wx_models.sharding)
+        ids = graph.grid_ids if name == GRID else graph.mesh_ids
+        learnt = self.trainable[name].index_select(0, ids)  # [node, trainable]
+        return torch.cat([fixed, learnt.to(fixed.dtype)], dim=-1)  # [node, 4 + trainable]
+
     def _run(self, block: nn.Module, *inputs):
         if self.activation_checkpointing and torch.is_grad_enabled():
             return checkpoint(block, *inputs, use_reentrant=False)
         return block(*inputs)
+
+
+def check_trainable_features(sizes: Mapping[str, int] | None) -> dict[str, int]:
+    """``{"data": n, "hidden": m}`` trainable feature sizes; ValueError naming a bad key."""
+    sizes = dict(sizes or {})
+    unknown = sorted(set(sizes) - {GRID, MESH})
+    if unknown:
+        raise ValueError(
+            f"trainable_features: unknown node sets {unknown} (expected {GRID!r} and {MESH!r})"
+        )
+    for name, size in sizes.items():
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise ValueError(f"trainable_features.{name} {size!r}: expected an integer >= 0")
+    return {GRID: sizes.get(GRID, 0), MESH: sizes.get(MESH, 0)}

@@ -5,7 +5,8 @@ forward (a multiply and an add per weight and row). Backward costs the same agai
 weight gradient and once more for the input gradient, except where the input needs no gradient
 (data, static node features and edge attributes): so a training step is about three forward
 passes. With ``G`` grid nodes, ``M`` mesh nodes, ``E_enc``, ``E_proc``, ``E_dec`` edges,
-``F = inputs + 4``, latent ``C``, MLP hidden ``H``, ``A`` = 4 edge attributes, ``O`` outputs,
+``F = inputs + 4`` (plus the trainable grid features, whose count also joins the mesh
+embedding's 4), latent ``C``, MLP hidden ``H``, ``A`` = 4 edge attributes, ``O`` outputs,
 ``L`` processor layers and ``h`` heads, the forward FLOPs per sample are the sum of ``2 rows in
 out`` over these layers:
 
@@ -60,7 +61,7 @@ class Linear:
         return self.forward(batch) * (passes + int(self.weight_gradient))
 
 
-def _gnn_layers(counts, F, C, H, A, L) -> dict[str, list[Linear]]:
+def _gnn_layers(counts, F, C, H, A, L, *, grid_gradient: bool) -> dict[str, list[Linear]]:
     G, M = counts["grid_nodes"], counts["mesh_nodes"]
     E_enc, E_proc, E_dec = (
         counts["encoder_edges"],
@@ -79,7 +80,7 @@ def _gnn_layers(counts, F, C, H, A, L) -> dict[str, list[Linear]]:
         ]
 
     return {
-        "grid_embedding": [Linear(G, F, C, input_gradient=False), Linear(G, C, C)],
+        "grid_embedding": [Linear(G, F, C, input_gradient=grid_gradient), Linear(G, C, C)],
         "encoder": [
             Linear(G, C, H),
             Linear(M, C, H),
@@ -102,15 +103,15 @@ def _gnn_layers(counts, F, C, H, A, L) -> dict[str, list[Linear]]:
     }
 
 
-def _attention(S, R, E, sender_size, C, H, A, heads, *, node_mlp, data_senders=False):
+def _attention(S, R, E, sender_size, C, H, A, heads, *, node_mlp, sender_gradient=True):
     # EdgeAttention adds the edge projections to every sample's gathered keys and values and
     # does it again in the backward pass, where the projection weights get the gradient of the
     # batch sum; it spreads the weights over the channels again instead of storing them
     static = {"input_gradient": False, "recomputed": True, "batch_summed_weight_gradient": True}
     layers = [
         Linear(R, C, C),
-        Linear(S, sender_size, C, input_gradient=not data_senders),
-        Linear(S, sender_size, C, input_gradient=not data_senders),
+        Linear(S, sender_size, C, input_gradient=sender_gradient),
+        Linear(S, sender_size, C, input_gradient=sender_gradient),
         Linear(E, A, C, **static),
         Linear(E, A, C, **static),
         Linear(E, C, heads, weight_gradient=False),
@@ -122,13 +123,15 @@ def _attention(S, R, E, sender_size, C, H, A, heads, *, node_mlp, data_senders=F
     return layers
 
 
-def _transformer_layers(counts, F, C, H, A, L, heads) -> dict[str, list[Linear]]:
+def _transformer_layers(
+    counts, F, C, H, A, L, heads, *, grid_gradient: bool
+) -> dict[str, list[Linear]]:
     G, M = counts["grid_nodes"], counts["mesh_nodes"]
     block = {"C": C, "H": H, "A": A, "heads": heads}
     return {
-        "grid_embedding": [Linear(G, F, C, input_gradient=False)],
+        "grid_embedding": [Linear(G, F, C, input_gradient=grid_gradient)],
         "encoder": _attention(
-            G, M, counts["encoder_edges"], F, **block, node_mlp=True, data_senders=True
+            G, M, counts["encoder_edges"], F, **block, node_mlp=True, sender_gradient=grid_gradient
         ),
         "processor": _attention(M, M, counts["processor_edges"], C, **block, node_mlp=True) * L,
         "decoder": _attention(M, G, counts["decoder_edges"], C, **block, node_mlp=False),
@@ -147,16 +150,23 @@ def estimate_flops(
     heads: int,
     edge_attribute_size: int = 4,
     batch: int = 1,
+    trainable_features: dict[str, int] | None = None,
 ) -> dict[str, dict[str, int] | int]:
     """Forward and backward matrix-multiply FLOPs of one step, per component and in total."""
-    F, C, H, A = input_size + 4, latent_size, mlp_hidden_size, edge_attribute_size
+    trainable = trainable_features or {}
+    grid_static, mesh_static = 4 + trainable.get("data", 0), 4 + trainable.get("hidden", 0)
+    F, C, H, A = input_size + grid_static, latent_size, mlp_hidden_size, edge_attribute_size
+    # grid inputs are data and need no gradient, unless trainable features join them
+    grid_gradient = grid_static > 4
     if family == "gnn":
-        layers = _gnn_layers(counts, F, C, H, A, processor_layers)
+        layers = _gnn_layers(counts, F, C, H, A, processor_layers, grid_gradient=grid_gradient)
     else:
-        layers = _transformer_layers(counts, F, C, H, A, processor_layers, heads)
+        layers = _transformer_layers(
+            counts, F, C, H, A, processor_layers, heads, grid_gradient=grid_gradient
+        )
     G, M = counts["grid_nodes"], counts["mesh_nodes"]
     layers["mesh_embedding"] = [
-        Linear(M, 4, C, per_sample=False, input_gradient=False),
+        Linear(M, mesh_static, C, per_sample=False, input_gradient=mesh_static > 4),
         Linear(M, C, C, per_sample=False),
     ]
     layers["output_head"] = [Linear(G, C, C), Linear(G, C, output_size)]

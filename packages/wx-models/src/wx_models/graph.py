@@ -195,6 +195,9 @@ class GraphBuffers(nn.Module):
         self.edge_attribute_size = int(graph[GRID, "to", MESH].edge_attr.shape[1])
         self.register_buffer("grid_features", node_features(graph[GRID].x), persistent=False)
         self.register_buffer("mesh_features", node_features(graph[MESH].x), persistent=False)
+        # indices of the nodes held into the whole graph's (all of them; a shard's owned ones)
+        self.register_buffer("grid_ids", torch.arange(self.num_grid), persistent=False)
+        self.register_buffer("mesh_ids", torch.arange(self.num_mesh), persistent=False)
         for name, (sender, receiver) in EDGE_SETS.items():
             store = graph[sender, "to", receiver]
             # the processor's edges are few; chunking pays off on the grid-sized mappers

@@ -28,7 +28,7 @@ from torch import nn
 from torch_geometric.data import HeteroData
 
 from wx_models.bounding import OutputBounding
-from wx_models.encode_process_decode import EncoderProcessorDecoder
+from wx_models.encode_process_decode import EncoderProcessorDecoder, check_trainable_features
 from wx_models.graph import GRID, check_graph
 from wx_models.normalisation import Normaliser, check_kind, tendency_affine
 from wx_models.rollout import advance_history
@@ -57,6 +57,7 @@ class WeatherModel(nn.Module):
         heads: int = 4,
         edge_chunks: int = 1,
         activation_checkpointing: bool = False,
+        trainable_features: Mapping[str, int] | None = None,
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
         grid_shape: Sequence[int] | None = None,
@@ -91,6 +92,7 @@ class WeatherModel(nn.Module):
                 "heads": heads,
                 "edge_chunks": edge_chunks,
                 "activation_checkpointing": activation_checkpointing,
+                "trainable_features": check_trainable_features(trainable_features),
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
         )
@@ -111,6 +113,7 @@ class WeatherModel(nn.Module):
             heads=heads,
             edge_chunks=edge_chunks,
             activation_checkpointing=activation_checkpointing,
+            trainable_features=trainable_features,
         )
         self._register_grid(graph, latitudes, longitudes)
         self.graph_tensors = graph_tensors(graph)

@@ -159,6 +159,7 @@ def build_model(
         heads=model_config.heads,
         edge_chunks=model_config.edge_chunks,
         activation_checkpointing=model_config.activation_checkpointing,
+        trainable_features=_plain(model_config.trainable_features),
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),
         grid_shape=list(view.grid_shape) if view.grid_shape else None,

@@ -207,6 +207,8 @@ NON_NEGATIVE = (
     "training.loss.pressure_level.minimum",
     "data.num_workers",
     "data.member",
+    "model.trainable_features.data",
+    "model.trainable_features.hidden",
 )
 POSITIVE_OR_NONE = (
     "training.gradient_clip",

@@ -67,6 +67,14 @@ class NormaliserConfig:
 
 
 @dataclass
+class TrainableFeaturesConfig:
+    """Trainable features per node, learnt with the weights (0: none)."""
+
+    data: int = 0  # per grid cell
+    hidden: int = 0  # per mesh node
+
+
+@dataclass
 class ModelConfig:
     """Arguments of ``wx_models.WeatherModel`` besides what the dataset and graph provide."""
 
@@ -78,6 +86,8 @@ class ModelConfig:
     edge_chunks: int = 1
     activation_checkpointing: bool = False
     input_steps: int = 2
+    # Free vectors per grid cell and mesh node beside their position features.
+    trainable_features: TrainableFeaturesConfig = field(default_factory=TrainableFeaturesConfig)
     # Per-variable normaliser: mean-std | min-max | none; computed forcings default to none.
     normaliser: NormaliserConfig = field(default_factory=NormaliserConfig)
     # Prognostic variables predicted as a full state instead of a tendency (residual).

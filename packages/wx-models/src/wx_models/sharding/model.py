@@ -90,6 +90,8 @@ class LocalGraph(nn.Module):
         self.edge_attribute_size = graph.edge_attribute_size
         self.register_buffer("grid_features", graph.grid_features[grid_ids], persistent=False)
         self.register_buffer("mesh_features", graph.mesh_features[mesh_ids], persistent=False)
+        self.register_buffer("grid_ids", graph.grid_ids[grid_ids], persistent=False)
+        self.register_buffer("mesh_ids", graph.mesh_ids[mesh_ids], persistent=False)
         for name in EDGE_SETS:
             edges: EdgeSet = getattr(graph, name)
             local = part.edges[name]
