@@ -136,3 +136,18 @@ def test_netcdf_output_matches_zarr_output(
     netcdf = open_forecast(path)
     zarr = open_forecast(ncep_forecast)
     np.testing.assert_array_equal(netcdf["air"].values[0], zarr["air"].values[1, :2])
+
+
+def test_score_area_option(ncep_forecast, shared_data, tmp_path, capsys):
+    truth_path = str(shared_data("air_temperature.nc"))
+    output = tmp_path / "scores"
+    arguments = ["score", str(ncep_forecast), "--truth", truth_path, "--output", str(output)]
+    status = main([*arguments, "--climatology-period", "none", "--area", "50/240/30/280"])
+    assert status == 0
+    metadata = json.loads((output / "scores.json").read_text())["metadata"]
+    # latitudes 50, 47.5, ..., 30 (9) by longitudes 240, 242.5, ..., 280 (17), all interior
+    assert metadata["scored_cells"] == 9 * 17
+    assert metadata["scored_area"] == [50.0, 240.0, 30.0, 280.0]
+    with pytest.raises(SystemExit):
+        main([*arguments, "--area", "50/240/30"])
+    assert "expected NORTH/WEST/SOUTH/EAST" in capsys.readouterr().err

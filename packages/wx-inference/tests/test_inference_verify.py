@@ -110,6 +110,38 @@ def test_interior_mask_limits_the_scored_cells(tmp_path, truth_path):
     )
 
 
+def test_area_and_all_cells_choose_the_scored_cells(tmp_path, truth_path):
+    mask = np.zeros((4, 5), dtype=bool)
+    mask[1:3, 1:4] = True  # latitudes 50 and 40, longitudes 10..30
+    masked = write_forecast(tmp_path / "b.zarr", truth_path, offset=1.0, mask=mask.reshape(-1))
+    truth = open_input(truth_path)
+    everything, _ = score_forecast(masked, truth, climatology_period="none", all_cells=True)
+    assert everything.metadata["scored_cells"] == 20 and everything.metadata["all_cells"]
+    # the box 55N-35N, 15E-45E holds latitudes 50, 40 and longitudes 20, 30, 40
+    boxed, _ = score_forecast(masked, truth, climatology_period="none", area=[55, 15, 35, 45])
+    assert boxed.metadata["scored_cells"] == 4  # and the interior mask drops longitude 40
+    assert boxed.metadata["scored_area"] == [55.0, 15.0, 35.0, 45.0]
+    wide, _ = score_forecast(
+        masked, truth, climatology_period="none", area=[55, 15, 35, 45], all_cells=True
+    )
+    assert wide.metadata["scored_cells"] == 6
+    # persistence RMSE over the 4 cells, computed directly
+    t = xr.open_dataset(truth_path)["air"]
+    inits = np.array(["2014-01-01", "2014-01-02"], dtype="datetime64[ns]")
+    rows, cols = np.array([1, 1, 2, 2]), np.array([2, 3, 2, 3])
+    weights = scores.cell_weights(np.repeat(LATS, LONS.size), grid_shape=(4, 5))
+    weights = weights.reshape(4, 5)[rows, cols]
+    later = [t.sel(time=i + np.timedelta64(24, "h")).values[rows, cols] for i in inits]
+    errors = np.stack(
+        [b - t.sel(time=i).values[rows, cols] for b, i in zip(later, inits, strict=True)]
+    )
+    expected = np.sqrt(((errors**2 * weights).sum(axis=1) / weights.sum()).mean())
+    rmse = boxed.values["air"]["persistence"]["rmse"][2]
+    assert rmse == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(VerificationError, match=r"area \[10.0, 100.0, 0.0, 120.0\].*no scored"):
+        score_forecast(masked, truth, climatology_period="none", area=[10, 100, 0, 120])
+
+
 def test_ensemble_scores_and_outputs(tmp_path, truth_path):
     forecast = write_forecast(tmp_path / "e.zarr", truth_path, members=3)
     table, _ = score_forecast(

@@ -31,6 +31,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _area(text: str) -> list[float]:
+    """``N/W/S/E`` in degrees, as MARS writes an area."""
+    parts = text.split("/")
+    try:
+        values = [float(part) for part in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected NORTH/WEST/SOUTH/EAST in degrees, e.g. 65/210/25/320"
+        )
+    return values
+
+
 def _score(args: argparse.Namespace) -> int:
     from wx_inference.inputs import open_input
     from wx_inference.output import open_forecast
@@ -47,6 +61,8 @@ def _score(args: argparse.Namespace) -> int:
         window_days=args.window_days,
         truth_member=args.truth_member,
         variables=names,
+        area=args.area,
+        all_cells=args.all_cells,
     )
     table.metadata["forecast"] = {"path": str(args.forecast), **_checkpoint_link(forecast)}
     table.metadata["provenance"] = provenance(
@@ -191,6 +207,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--window-days", type=int, default=61, help="climatology window (61)")
     score.add_argument("--variables", nargs="+", help="variables to score (default: all)")
+    score.add_argument(
+        "--area",
+        type=_area,
+        metavar="N/W/S/E",
+        help="score only the cells inside this box, e.g. 65/210/25/320 (degrees)",
+    )
+    score.add_argument(
+        "--all-cells",
+        action="store_true",
+        help="score a regional forecast's boundary cells too (default: its interior only)",
+    )
     score.add_argument("--map-leads", help="lead times of the maps, e.g. 6h,24h,120h")
     score.add_argument("--output", required=True, help="folder for CSV, JSON and plots")
 

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from wx_graphs.regions import Area
 from wx_inference import scores
 from wx_inference.climatology import (
     DEFAULT_WINDOW_DAYS,
@@ -99,8 +101,14 @@ class ScoreTable:
         return csv_path, json_path
 
 
-def forecast_grid(forecast: Any) -> ForecastGrid:
-    """Flat cells (row-major on a regular grid) of an opened forecast file."""
+def forecast_grid(
+    forecast: Any, *, area: Sequence[float] | None = None, all_cells: bool = False
+) -> ForecastGrid:
+    """Flat cells (row-major on a regular grid) of an opened forecast file.
+
+    The scored cells are the forecast's interior (all cells without an ``interior_mask``, or
+    with ``all_cells``), and of those the ones inside ``area`` (north, west, south, east).
+    """
     if "cell" in forecast.dims:
         latitudes = np.asarray(forecast["latitude"].values, dtype=np.float64)
         longitudes = np.asarray(forecast["longitude"].values, dtype=np.float64)
@@ -111,8 +119,17 @@ def forecast_grid(forecast: Any) -> ForecastGrid:
         latitudes, longitudes = np.repeat(lat, lon.size), np.tile(lon, lat.size)
         shape = (lat.size, lon.size)
     scored = np.ones(latitudes.size, dtype=bool)
-    if "interior_mask" in forecast:
+    if "interior_mask" in forecast and not all_cells:
         scored = np.asarray(forecast["interior_mask"].values).reshape(-1) > 0
+    if area is not None:
+        box = Area.parse(list(area), key="area")
+        scored &= box.contains(latitudes, longitudes)
+        if not scored.any():
+            raise VerificationError(
+                f"area {box.as_list()} (north, west, south, east): no scored forecast cell "
+                f"inside (forecast latitudes {latitudes.min():g}..{latitudes.max():g}, "
+                f"longitudes {longitudes.min():g}..{longitudes.max():g})"
+            )
     return ForecastGrid(latitudes, longitudes, shape, scored)
 
 
@@ -169,9 +186,15 @@ def score_forecast(
     window_days: int = DEFAULT_WINDOW_DAYS,
     truth_member: int = 0,
     variables: list[str] | None = None,
+    area: Sequence[float] | None = None,
+    all_cells: bool = False,
 ) -> tuple[ScoreTable, dict[str, Climatology]]:
-    """Scores of an opened forecast file (see :func:`wx_inference.output.open_forecast`)."""
-    grid = forecast_grid(forecast)
+    """Scores of an opened forecast file (see :func:`wx_inference.output.open_forecast`).
+
+    ``area`` (north, west, south, east) scores only the cells inside that box; ``all_cells``
+    scores a regional forecast's boundary cells too (see :func:`forecast_grid`).
+    """
+    grid = forecast_grid(forecast, area=area, all_cells=all_cells)
     order = match_cells(
         expected_latitudes=grid.latitudes,
         expected_longitudes=grid.longitudes,
@@ -194,6 +217,8 @@ def score_forecast(
         "climatology_period": None if period is None else [str(period.min()), str(period.max())],
         "climatology_window_days": window_days,
         "scored_cells": int(grid.scored.sum()),
+        "scored_area": None if area is None else [float(v) for v in area],
+        "all_cells": bool(all_cells),
         "init_times": [str(t) for t in init_times],
     }
     climatologies = {}
