@@ -69,6 +69,10 @@ def test_graph_built_for_another_grid(tiny_overrides, tmp_path):
             "config key data.dataset: /nonexistent/air.zarr does not exist",
         ),
         ("data.validation.start=2020-01-01", "config key data.validation: period 2020-01-01"),
+        (
+            "model.climatology=[insolation]",
+            "config key model.climatology: 'insolation' is not a prognostic variable",
+        ),
     ],
 )
 def test_cli_reports_bad_values_in_one_line(tiny_overrides, tmp_path, capsys, override, message):

@@ -28,6 +28,7 @@ from torch import nn
 from torch_geometric.data import HeteroData
 
 from wx_models.bounding import OutputBounding
+from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError, HarmonicClimatology
 from wx_models.encode_process_decode import EncoderProcessorDecoder, check_trainable_features
 from wx_models.graph import GRID, check_graph
 from wx_models.normalisation import Normaliser, check_kind, tendency_affine
@@ -58,6 +59,7 @@ class WeatherModel(nn.Module):
         edge_chunks: int = 1,
         activation_checkpointing: bool = False,
         trainable_features: Mapping[str, int] | None = None,
+        climatology: Sequence[str] = (),
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
         grid_shape: Sequence[int] | None = None,
@@ -93,6 +95,7 @@ class WeatherModel(nn.Module):
                 "edge_chunks": edge_chunks,
                 "activation_checkpointing": activation_checkpointing,
                 "trainable_features": check_trainable_features(trainable_features),
+                "climatology": list(climatology),
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
         )
@@ -102,9 +105,11 @@ class WeatherModel(nn.Module):
         self.output_normaliser = Normaliser.for_states(outputs, kinds, stats)
         self._register_output_transform(outputs, kinds, stats, residual_names)
         self.bounding = OutputBounding(rules=bounding, outputs=outputs, residual=residual_names)
+        self.climatology = self._climatology(climatology, stats)
+        extra = 0 if self.climatology is None else 2 * len(self.climatology.variables)
         self.network = EncoderProcessorDecoder(
             graph=graph,
-            input_size=input_steps * len(inputs),
+            input_size=input_steps * len(inputs) + extra,
             output_size=len(outputs),
             family=family,
             latent_size=latent_size,
@@ -140,6 +145,37 @@ class WeatherModel(nn.Module):
                     "outputs can be predicted as a tendency)"
                 )
         return [name for name in self.layout.prognostic if name in set(residual)]
+
+    def _climatology(
+        self, names: Sequence[str], stats: Mapping[str, Mapping[str, float]]
+    ) -> HarmonicClimatology | None:
+        """The harmonic climatology input of prognostic ``names`` (None without any)."""
+        if isinstance(names, str):
+            raise ClimatologyError("climatology: expected a list of prognostic variable names")
+        if not names:
+            return None
+        for name in names:
+            if name not in self.layout.prognostic:
+                raise ClimatologyError(f"climatology: {name!r} is not a prognostic variable")
+        missing = [name for name in ANGLE_FORCINGS if name not in self.layout.forcing]
+        if missing:
+            raise ClimatologyError(
+                f"climatology: needs the forcings {missing} among the model's forcings (it "
+                "reads the time of year and the local time from them)"
+            )
+        inputs = self.input_variables
+        # normalised like the variables themselves, with their state mean and stdev
+        indices = [inputs.index(name) for name in names]
+        offset = self.input_normaliser.offset[indices].repeat(2)  # [2 * variable]
+        scale = self.input_normaliser.scale[indices].repeat(2)
+        self.register_buffer("climatology_offset", offset.clone(), persistent=False)
+        self.register_buffer("climatology_scale", scale.clone(), persistent=False)
+        return HarmonicClimatology(
+            variables=names,
+            num_cells=self.num_cells,
+            angle_columns=[inputs.index(name) for name in ANGLE_FORCINGS],
+            step_seconds=self.frequency.total_seconds(),
+        )
 
     def _check_grid_shape(self, grid_shape: Sequence[int] | None) -> None:
         if grid_shape is not None and int(np.prod(grid_shape)) != self.num_cells:
@@ -260,6 +296,11 @@ class WeatherModel(nn.Module):
         stacked = normalised.permute(0, 2, 1, 3).reshape(
             batch, self.num_cells, -1
         )  # [batch, cell, input_steps * input_variable]
+        if self.climatology is not None:
+            # the shard's own cells (all of them unsharded)
+            climate = self.climatology(x[:, -1], self.network.graph.grid_ids)
+            climate = (climate - self.climatology_offset) / self.climatology_scale
+            stacked = torch.cat([stacked, climate.to(stacked.dtype)], dim=-1)
         raw = self.network(stacked).float()  # [batch, cell, output_variable]
         last = x[:, -1].index_select(-1, self.residual_index)  # [batch, cell, output_variable]
         outputs = raw * self.output_scale + self.output_offset

@@ -18,6 +18,7 @@ from wx_datasets import open_dataset
 from wx_datasets.forcings import compute_forcings
 from wx_graphs import Graph, build_graph, load_graph
 from wx_models import WeatherModel, statistics_from_arrays
+from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError
 from wx_training.data import (
     VariableLayout,
     WindowDataset,
@@ -31,6 +32,7 @@ from wx_utils.dates import frequency_to_string, frequency_to_timedelta64
 LOG = logging.getLogger(__name__)
 
 FORCING_STATISTICS_DATES = 400  # dates sampled to compute the statistics of computed forcings
+CLIMATOLOGY_DATES = 1464  # training dates the harmonic climatology is fitted to (a year, 6-hourly)
 
 
 class GraphMismatchError(ValueError):
@@ -143,6 +145,17 @@ def build_model(
         raise ValueError(
             f"config key model.full_state: {not_prognostic} are not prognostic variables"
         )
+    try:
+        model = _weather_model(config, view, layout, graph, statistics, normaliser)
+    except ClimatologyError as error:
+        raise ClimatologyError(f"config key model.{error}") from None
+    if model.climatology is not None:
+        fit_climatology(model, view, train_dates, member=config.data.member)
+    return model
+
+
+def _weather_model(config, view, layout, graph, statistics, normaliser) -> WeatherModel:
+    model_config = config.model
     return WeatherModel(
         graph=graph.to_hetero_data(),
         variables=layout.roles,
@@ -160,9 +173,33 @@ def build_model(
         edge_chunks=model_config.edge_chunks,
         activation_checkpointing=model_config.activation_checkpointing,
         trainable_features=_plain(model_config.trainable_features),
+        climatology=list(model_config.climatology),
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),
         grid_shape=list(view.grid_shape) if view.grid_shape else None,
+    )
+
+
+def fit_climatology(model: WeatherModel, view: Any, dates: np.ndarray, *, member: int) -> None:
+    """Fit the model's harmonic climatology to (up to a year of) the training dates."""
+    climatology = model.climatology
+    picks = np.unique(
+        np.linspace(0, len(dates) - 1, min(CLIMATOLOGY_DATES, len(dates))).astype(int)
+    )
+    date_index = {date: i for i, date in enumerate(np.asarray(view.dates).astype("datetime64[s]"))}
+    columns = [view.name_to_index[name] for name in climatology.variables]
+    values = np.stack(
+        [view[date_index[date]][columns, member] for date in dates[picks]]
+    )  # [time, variable, cell]
+    angles = compute_forcings(ANGLE_FORCINGS, dates[picks], view.latitudes, view.longitudes)
+    residual = climatology.fit(
+        values.transpose(0, 2, 1), angles.transpose(0, 2, 1)
+    )  # [time, cell, variable], [time, cell, 4]
+    LOG.info(
+        "harmonic climatology of %s fitted on %d training dates; RMS anomaly %s",
+        climatology.variables,
+        len(picks),
+        {name: round(value, 4) for name, value in residual.items()},
     )
 
 

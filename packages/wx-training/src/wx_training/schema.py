@@ -88,6 +88,9 @@ class ModelConfig:
     input_steps: int = 2
     # Free vectors per grid cell and mesh node beside their position features.
     trainable_features: TrainableFeaturesConfig = field(default_factory=TrainableFeaturesConfig)
+    # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
+    # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
+    climatology: list[str] = field(default_factory=list)
     # Per-variable normaliser: mean-std | min-max | none; computed forcings default to none.
     normaliser: NormaliserConfig = field(default_factory=NormaliserConfig)
     # Prognostic variables predicted as a full state instead of a tendency (residual).

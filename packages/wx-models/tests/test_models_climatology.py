@@ -1,0 +1,148 @@
+"""The harmonic climatology input: its fit, its value one step later, and the model around it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from wx_models import load_checkpoint, save_checkpoint
+from wx_models.climatology import (
+    ANGLE_FORCINGS,
+    TERMS,
+    ClimatologyError,
+    HarmonicClimatology,
+    harmonic_basis,
+)
+from wx_models.debug import TINY_STATISTICS, random_graph, tiny_model_arguments
+from wx_models.weather_model import WeatherModel
+
+CELLS = 48  # random_graph's grid nodes
+
+
+def grid() -> tuple[np.ndarray, np.ndarray]:
+    graph = random_graph()
+    positions = np.rad2deg(graph["data"].x.double().numpy())
+    return positions[:, 0], positions[:, 1]
+
+
+def angles(dates: np.ndarray, latitudes, longitudes) -> np.ndarray:
+    """The four angle forcings ``[time, cell, 4]`` (as wx_datasets.forcings defines them)."""
+    seconds = dates.astype("datetime64[s]")
+    year = seconds.astype("datetime64[Y]")
+    days = (seconds - year.astype("datetime64[s]")).astype(np.float64) / 86400.0
+    length = ((year + 1).astype("datetime64[D]") - year.astype("datetime64[D]")).astype(float)
+    year_angle = np.repeat((2 * np.pi * days / length)[:, None], len(longitudes), axis=1)
+    hours = (seconds - seconds.astype("datetime64[D]")).astype(np.float64) / 3600.0
+    local_angle = 2 * np.pi * (hours[:, None] + np.asarray(longitudes)[None] / 15.0) / 24.0
+    return np.stack(
+        [np.cos(year_angle), np.sin(year_angle), np.cos(local_angle), np.sin(local_angle)], -1
+    )  # [time, cell, 4]
+
+
+def test_fit_recovers_the_coefficients_of_a_harmonic_field():
+    latitudes, longitudes = grid()
+    # 3-hourly: 6-hourly dates see the semidiurnal pair (cos 2L, sin 2L) as one function
+    dates = np.arange("2013-01-01T00", "2014-01-01T00", 3, dtype="datetime64[h]")
+    forcing = angles(dates, latitudes, longitudes)  # [time, cell, 4]
+    generator = torch.Generator().manual_seed(0)
+    truth = torch.randn(CELLS, 1, TERMS, generator=generator, dtype=torch.float64)
+    basis = harmonic_basis(*torch.as_tensor(forcing).unbind(-1))  # [time, cell, 13]
+    noise = 0.1 * np.random.default_rng(1).normal(size=(dates.size, CELLS, 1))
+    values = torch.einsum("tck,cvk->tcv", basis, truth).numpy() + noise  # [time, cell, 1]
+    climatology = HarmonicClimatology(
+        variables=["t"], num_cells=CELLS, angle_columns=[0, 1, 2, 3], step_seconds=21600
+    )
+    residual = climatology.fit(values, forcing)
+    assert residual["t"] == pytest.approx(0.1, rel=0.05)  # the noise, and only the noise
+    np.testing.assert_allclose(climatology.coefficients.double(), truth, atol=0.02)
+
+
+def test_the_value_one_step_later_is_the_value_at_the_later_date():
+    latitudes, longitudes = grid()
+    dates = np.array(["2013-03-02T06", "2013-07-15T18", "2013-12-31T18"], dtype="datetime64[s]")
+    climatology = HarmonicClimatology(
+        variables=["t", "q"], num_cells=CELLS, angle_columns=[2, 3, 0, 1], step_seconds=21600
+    )
+    torch.nn.init.normal_(climatology.coefficients)
+    forcing = torch.as_tensor(angles(dates, latitudes, longitudes), dtype=torch.float32)
+    shuffled = forcing[..., [2, 3, 0, 1]]  # the columns the module is told about
+    values = climatology(shuffled)  # [time, cell, 2 * variable]
+    later = angles(dates + np.timedelta64(6, "h"), latitudes, longitudes)
+    expected = torch.einsum(
+        "tck,cvk->tcv",
+        harmonic_basis(*torch.as_tensor(later).unbind(-1)),
+        climatology.coefficients.double(),
+    )
+    # the year angle turns by 6 h / 365.2425 days, the forcings' by 6 h / 365 days
+    torch.testing.assert_close(values[..., 2:].double(), expected, rtol=0, atol=2e-3)
+    now = torch.einsum(
+        "tck,cvk->tcv",
+        harmonic_basis(*forcing.double().unbind(-1)),
+        climatology.coefficients.double(),
+    )
+    torch.testing.assert_close(values[..., :2].double(), now, rtol=0, atol=1e-4)
+
+
+VARIABLES = {"t": "prognostic", **dict.fromkeys(ANGLE_FORCINGS, "forcing")}
+STATISTICS = {
+    "t": TINY_STATISTICS["t_850"],
+    **{
+        name: {"mean": 0.0, "stdev": 0.7, "minimum": -1.0, "maximum": 1.0}
+        for name in ANGLE_FORCINGS
+    },
+}
+
+
+def climatology_model(**overrides) -> WeatherModel:
+    torch.manual_seed(0)
+    arguments = {
+        "graph": random_graph(),
+        "variables": VARIABLES,
+        "statistics": STATISTICS,
+        "input_steps": 2,
+        "normaliser": dict.fromkeys(ANGLE_FORCINGS, "none"),
+        "climatology": ["t"],
+        **tiny_model_arguments("gnn"),
+    }
+    return WeatherModel(**{**arguments, **overrides})
+
+
+def model_inputs(model: WeatherModel, dates: np.ndarray) -> torch.Tensor:
+    """``[1, input_steps, cell, input_variable]``: temperatures and the angle forcings."""
+    latitudes, longitudes = grid()
+    forcing = torch.as_tensor(angles(dates, latitudes, longitudes), dtype=torch.float32)
+    temperature = 280 + torch.randn(
+        dates.size, CELLS, 1, generator=torch.Generator().manual_seed(2)
+    )
+    return torch.cat([temperature, forcing], dim=-1).unsqueeze(0)
+
+
+def test_the_model_reads_its_climatology_and_saves_it(tmp_path):
+    model = climatology_model().eval()
+    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
+    x = model_inputs(model, dates)
+    with torch.no_grad():
+        before = model(x)
+        model.climatology.coefficients[:, 0, 0] += 10.0  # a warmer climate, everywhere
+        warmer = model(x)
+    assert not torch.equal(before, warmer)  # the network sees the climatology
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["climatology"] == ["t"]
+    torch.testing.assert_close(loaded.climatology.coefficients, model.climatology.coefficients)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), warmer)
+
+
+def test_climatology_errors_name_what_is_wrong():
+    with pytest.raises(ClimatologyError, match="'cos_julian_day' is not a prognostic variable"):
+        climatology_model(climatology=["cos_julian_day"])
+    variables = {"t": "prognostic", "cos_julian_day": "forcing", "sin_julian_day": "forcing"}
+    with pytest.raises(ClimatologyError, match="needs the forcings \\['cos_local_time'"):
+        climatology_model(
+            variables=variables,
+            normaliser=dict.fromkeys(["cos_julian_day", "sin_julian_day"], "none"),
+        )
+    with pytest.raises(ClimatologyError, match="expected values \\[3, 48, 1\\]"):
+        climatology_model().climatology.fit(np.zeros((3, 48, 2)), np.zeros((3, 48, 4)))
