@@ -149,15 +149,15 @@ def load_training_checkpoint(path: str | Path) -> TrainingCheckpoint:
 
 def check_same_model(checkpoint_signature: dict, signature: dict, *, source: Path) -> None:
     """ResumeError naming the first difference between a checkpoint's model and this one."""
-    for key in sorted(set(signature) | set(checkpoint_signature)):
-        if key == "parameters":
-            continue
-        if checkpoint_signature.get(key) != signature.get(key):
-            raise ResumeError(
-                f"{source}: training checkpoint is from another model: {key} is "
-                f"{_short(checkpoint_signature.get(key))} in the checkpoint and "
-                f"{_short(signature.get(key))} in this run"
-            )
+    theirs = {k: v for k, v in checkpoint_signature.items() if k != "parameters"}
+    ours = {k: v for k, v in signature.items() if k != "parameters"}
+    difference = _first_difference(theirs, ours)
+    if difference is not None:
+        key, old, new = difference
+        raise ResumeError(
+            f"{source}: training checkpoint is from another model: {key} is {_short(old)} in "
+            f"the checkpoint and {_short(new)} in this run"
+        )
     theirs, ours = checkpoint_signature.get("parameters", {}), signature.get("parameters", {})
     for name in sorted(set(theirs) | set(ours)):
         if theirs.get(name) != ours.get(name):
@@ -165,6 +165,19 @@ def check_same_model(checkpoint_signature: dict, signature: dict, *, source: Pat
                 f"{source}: training checkpoint is from another model: parameter {name!r} has "
                 f"shape {theirs.get(name)} in the checkpoint and {ours.get(name)} in this run"
             )
+
+
+def _first_difference(theirs: Any, ours: Any, key: str = "") -> tuple[str, Any, Any] | None:
+    """``(dotted key, theirs, ours)`` of the first difference, in key order; None if equal."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        for name in sorted(set(theirs) | set(ours)):
+            found = _first_difference(
+                theirs.get(name), ours.get(name), f"{key}.{name}" if key else str(name)
+            )
+            if found is not None:
+                return found
+        return None
+    return None if theirs == ours else (key, theirs, ours)
 
 
 class CheckpointFolder:
