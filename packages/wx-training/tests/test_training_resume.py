@@ -94,7 +94,10 @@ def test_resume_refuses_another_model(tiny_overrides, tmp_path):
         )
     )
     checkpoint = tmp_path / "source/checkpoints/training-step00000002.safetensors"
-    with pytest.raises(ResumeError, match=r"another model: arguments.latent_size is 16 in the checkpoint and 8 in this run"):
+    with pytest.raises(
+        ResumeError,
+        match=r"another model: arguments.latent_size is 16 in the checkpoint and 8 in this run",
+    ):
         train(
             compose_config(
                 tiny_overrides("model.latent_size=8", f"resume={checkpoint}", run="other")
