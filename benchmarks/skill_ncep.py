@@ -308,9 +308,16 @@ def plot(results: dict, path: Path) -> Path:
     for axis, (key, title) in zip(axes[0], panels, strict=True):
         _plot_panel(axis, results[key], title)
     figure.suptitle("NCEP air temperature, 2014 forecasts: RMSE by lead time")
+    return save_figure(figure, path, dpi=110)
+
+
+def save_figure(figure, path: Path, *, dpi: int) -> Path:
+    """Lay out, write (making the folder) and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
 

@@ -43,6 +43,7 @@ from skill_ncep import (
     machine,
     rmse_table,
     run_tool,
+    save_figure,
     tool,
     train_config,
 )
@@ -142,11 +143,7 @@ def plot(tables: dict, path: Path) -> Path:
     axes[0][0].set_ylabel("RMSE")
     axes[0][0].legend(fontsize=8, loc="lower right")
     figure.suptitle("Global shallow water, forecasts of November-December: RMSE by lead time")
-    figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path, dpi=100)
 
 
 def leads_below_both(table: dict) -> list[int]:

@@ -146,3 +146,16 @@ def test_climatology_errors_name_what_is_wrong():
         )
     with pytest.raises(ClimatologyError, match="expected values \\[3, 48, 1\\]"):
         climatology_model().climatology.fit(np.zeros((3, 48, 2)), np.zeros((3, 48, 4)))
+
+
+def test_climatology_keeps_float64_under_bf16_autocast():
+    climatology = HarmonicClimatology(
+        variables=["t"], num_cells=CELLS, angle_columns=[0, 1, 2, 3], step_seconds=21600
+    )
+    climatology.coefficients[:, 0, 0] = 288.3  # bf16 holds 288.0 or 289.0, not 288.3
+    latitudes, longitudes = grid()
+    dates = np.array(["2013-06-01T12"], dtype="datetime64[s]")
+    forcing = torch.as_tensor(angles(dates, latitudes, longitudes), dtype=torch.float32)
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        values = climatology(forcing)
+    torch.testing.assert_close(values, torch.full_like(values, 288.3), rtol=0, atol=1e-4)

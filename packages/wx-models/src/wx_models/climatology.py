@@ -102,6 +102,7 @@ class HarmonicClimatology(nn.Module):
         units), from the last input step ``[batch, cell, input_variable]``; ``cells`` picks the
         rows of the coefficients (a shard's cells)."""
         coefficients = self.coefficients if cells is None else self.coefficients[cells]
+        # float64, which autocast leaves alone: in bf16, 290 K would be rounded to 2 K
         angles = last_inputs.index_select(-1, self.angle_columns).double()  # [batch, cell, 4]
         cos_j, sin_j, cos_l, sin_l = angles.unbind(-1)
         now = harmonic_basis(cos_j, sin_j, cos_l, sin_l)  # [batch, cell, 13]
