@@ -186,11 +186,10 @@ def fit_climatology(model: WeatherModel, view: Any, dates: np.ndarray, *, member
     picks = np.unique(
         np.linspace(0, len(dates) - 1, min(CLIMATOLOGY_DATES, len(dates))).astype(int)
     )
-    date_index = {date: i for i, date in enumerate(np.asarray(view.dates).astype("datetime64[s]"))}
+    # the training dates are dataset dates: their indices, one date read at a time
+    indices = np.searchsorted(np.asarray(view.dates).astype("datetime64[s]"), dates[picks])
     columns = [view.name_to_index[name] for name in climatology.variables]
-    values = np.stack(
-        [view[date_index[date]][columns, member] for date in dates[picks]]
-    )  # [time, variable, cell]
+    values = np.stack([view[int(i)][columns, member] for i in indices])  # [time, variable, cell]
     angles = compute_forcings(ANGLE_FORCINGS, dates[picks], view.latitudes, view.longitudes)
     residual = climatology.fit(
         values.transpose(0, 2, 1), angles.transpose(0, 2, 1)
