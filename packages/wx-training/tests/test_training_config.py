@@ -17,10 +17,13 @@ from wx_training.config import (
 )
 from wx_training.schema import TrainingRunConfig
 
+# packaged configs with a required ('???') key, and a value for it
+REQUIRED = {"ncep_air_skill_rollout": ["fork.checkpoint=stage1/inference-last.safetensors"]}
+
 
 @pytest.mark.parametrize("name", packaged_config_names())
 def test_every_packaged_config_composes_and_instantiates(name):
-    config = compose_config(config_name=name)
+    config = compose_config(REQUIRED.get(name, []), config_name=name)
     instance = OmegaConf.to_object(config)
     assert isinstance(instance, TrainingRunConfig)
     # Interpolations are resolved: the graph recipe reads the data nodes from the dataset.
@@ -37,6 +40,20 @@ def test_every_group_option_composes():
         assert isinstance(OmegaConf.to_object(config), TrainingRunConfig)
         packaged = OmegaConf.load(CONF_DIR / "tracking" / f"{chosen['tracking']}.yaml")
         assert config.tracking.enabled == packaged.enabled
+
+
+def test_a_required_key_left_unset_is_an_error_not_the_schema_default():
+    # the schema's default fork.checkpoint is null: the config's '???' must still be required
+    with pytest.raises(ConfigError, match=r"config key\(s\) fork.checkpoint: required but not set"):
+        compose_config(config_name="ncep_air_skill_rollout")
+    config = compose_config(
+        REQUIRED["ncep_air_skill_rollout"], config_name="ncep_air_skill_rollout"
+    )
+    assert config.fork.checkpoint == "stage1/inference-last.safetensors"
+    assert config.training.rollout.start == 12 and config.model.latent_size == 64
+    # resuming the fork run needs no source: the training checkpoint holds the weights
+    resumed = compose_config(["resume=runs/stage2"], config_name="ncep_air_skill_rollout")
+    assert resumed.fork.checkpoint is None and resumed.resume == "runs/stage2"
 
 
 def test_named_example_configs_pick_their_groups():

@@ -50,7 +50,37 @@ def compose_config(
     except (HydraException, OmegaConfBaseException) as error:
         raise ConfigError(f"config {config_name!r} in {folder}: {_hydra_message(error)}") from None
     composed = OmegaConf.masked_copy(composed, [key for key in composed if key != "hydra"])
+    unset = _required_but_not_given(folder, config_name, overrides)
+    if composed.get("resume") is not None:  # a resumed run has its (forked) weights already
+        unset = [key for key in unset if not key.startswith("fork.")]
+    if unset:
+        raise ConfigError(
+            f"config {config_name!r}: config key(s) {', '.join(unset)}: required but not set"
+        )
     return validate_config(composed, source=f"config {config_name!r}")
+
+
+def _required_but_not_given(folder: Path, config_name: str, overrides: Sequence[str]) -> list[str]:
+    """Keys marked ``???`` in the named config file that no override sets.
+
+    Composition cannot tell: a ``???`` merged onto an earlier default keeps the default.
+    """
+    path = next(
+        (
+            d / f"{config_name}.yaml"
+            for d in (folder, CONF_DIR)
+            if (d / f"{config_name}.yaml").is_file()
+        ),
+        None,
+    )
+    if path is None:
+        return []
+    given = [override.split("=")[0].lstrip("+~") for override in overrides]
+    return sorted(
+        key
+        for key in OmegaConf.missing_keys(OmegaConf.load(path))
+        if not any(key == name or key.startswith(f"{name}.") for name in given)
+    )
 
 
 def validate_config(config: Any, *, source: str = "config") -> DictConfig:
