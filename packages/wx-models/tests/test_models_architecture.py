@@ -203,6 +203,46 @@ def test_trainable_features_are_parameters_that_start_at_zero(family):
     assert counted == expected
 
 
+def fit_per_cell_slopes(cell_readout: bool, steps: int = 200) -> float:
+    """Final MSE of fitting outputs whose slope on the input differs per cell."""
+    model = network("gnn", cell_readout=cell_readout)
+    generator = torch.Generator().manual_seed(3)
+    cells = model.graph.num_grid
+    slopes = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
+    inputs = torch.randn(8, cells, 6, generator=generator)  # [batch, cell, input]
+    targets = (slopes[:, None] * inputs[..., :1]).expand(-1, -1, 3)  # [batch, cell, output]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = (model(inputs) - targets).square().mean()
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())
+
+
+def test_cell_readout_learns_a_slope_per_cell():
+    # a shared network can only guess each cell's slope from its position; its own weights fit it
+    assert fit_per_cell_slopes(True) < 0.2 * fit_per_cell_slopes(False)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_cell_readout_starts_at_zero_and_adds_a_map_per_cell(family):
+    plain = network(family)
+    model = network(family, cell_readout=True)
+    x = torch.randn(2, model.graph.num_grid, 6)
+    torch.testing.assert_close(model(x), plain(x))  # same seed, zero readout: the same network
+    latent = tiny_model_arguments(family)["latent_size"]
+    assert model.cell_readout.shape == (model.graph.num_grid, latent, 3)
+    counted = sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in plain.parameters()
+    )
+    assert counted == model.graph.num_grid * latent * 3
+    model(x).square().mean().backward()
+    assert model.cell_readout.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="cell_readout 'yes': expected true or false"):
+        network(family, cell_readout="yes")
+
+
 @pytest.mark.parametrize(
     ("sizes", "message"),
     [

@@ -215,3 +215,16 @@ def test_trainable_features_round_trip(tmp_path):
     x = tiny_inputs(model, batch=2)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
+
+
+def test_cell_readout_round_trip(tmp_path):
+    model = tiny_weather_model("gnn", cell_readout=True).eval()
+    with torch.no_grad():
+        model.network.cell_readout.normal_()
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["cell_readout"] is True
+    x = tiny_inputs(model, batch=2)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+        assert not torch.equal(loaded(x), tiny_weather_model("gnn").eval()(x))

@@ -21,14 +21,17 @@ COUNT_INPLACE = {torch.ops.aten.addmm_: inplace_addmm_flops}
 
 @pytest.mark.parametrize("family", ["gnn", "transformer"])
 @pytest.mark.parametrize("batch", [1, 3])
-@pytest.mark.parametrize("trainable", [{}, {"data": 3, "hidden": 5}])
-def test_formula_matches_the_flop_counter(family, batch, trainable):
+@pytest.mark.parametrize(
+    ("trainable", "cell_readout"), [({}, False), ({"data": 3, "hidden": 5}, True)]
+)
+def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout):
     torch.manual_seed(0)
     network = EncoderProcessorDecoder(
         graph=random_graph(),
         input_size=6,
         output_size=3,
         trainable_features=trainable,
+        cell_readout=cell_readout,
         **tiny_model_arguments(family),
     )
     x = torch.randn(batch, 48, 6)

@@ -73,6 +73,8 @@ def build_model(family: str, **options) -> EncoderProcessorDecoder:
     )
     for parameter in model.trainable.values():  # zero at the start: make each node's differ
         torch.nn.init.normal_(parameter)
+    if model.cell_readout is not None:
+        torch.nn.init.normal_(model.cell_readout)
     return model
 
 
@@ -152,6 +154,11 @@ def test_sharding_with_edge_chunks_and_activation_checkpointing():
 def test_sharding_with_trainable_node_features():
     # each rank reads the rows of the nodes it owns; their gradients sum over the group
     run_local(2, check_equal_to_unsharded, {"trainable_features": {"data": 3, "hidden": 2}})
+
+
+def test_sharding_with_a_cell_readout():
+    # each rank reads the readout weights of the cells it owns
+    run_local(2, check_equal_to_unsharded, {"cell_readout": True})
 
 
 def check_weather_model(rank, world_size):

@@ -104,6 +104,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
                 "mlp_hidden_size",
                 "heads",
                 "trainable_features",
+                "cell_readout",
                 "climatology",
             )
         },

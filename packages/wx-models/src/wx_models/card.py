@@ -123,6 +123,7 @@ def _configuration_section(metadata: Mapping[str, Any]) -> list[str]:
         "edge_chunks",
         "activation_checkpointing",
         "trainable_features",
+        "cell_readout",
         "climatology",
     ]
     lines = [

@@ -6,8 +6,11 @@ decoder maps back to the grid (mesh2grid, receivers start from the grid's embedd
 reads the outputs. Optional trainable node features (``trainable_features``: a free vector per
 grid cell and per mesh node, learnt with the weights, as the trainable tensors of AIFS, Lang et
 al. 2024) join the fixed position features: they let a regional model learn what a cell's
-position alone does not say, such as a land cell's diurnal range. Two families share that
-skeleton:
+position alone does not say, such as a land cell's diurnal range. With ``cell_readout`` a
+linear map with each grid cell's own weights (``[cell, latent, output]``, zero at the start)
+is added to the shared output MLP: the cell-by-cell coefficients of a local regression, as
+Model Output Statistics fits one regression per station (Glahn and Lowry 1972), on top of the
+shared network. Two families share that skeleton:
 
 - ``gnn`` (GraphCast): MLP embeddings, interaction-network mappers and processor layers
   (:mod:`wx_models.interaction`), edge latents carried through the processor;
@@ -58,9 +61,12 @@ class EncoderProcessorDecoder(nn.Module):
         edge_chunks: int = 1,
         activation_checkpointing: bool = False,
         trainable_features: Mapping[str, int] | None = None,
+        cell_readout: bool = False,
     ) -> None:
         super().__init__()
         trainable = check_trainable_features(trainable_features)
+        if not isinstance(cell_readout, bool):
+            raise ValueError(f"cell_readout {cell_readout!r}: expected true or false")
         if family not in FAMILIES:
             raise ValueError(f"family {family!r}: expected one of {', '.join(FAMILIES)}")
         for name, value in (
@@ -85,6 +91,7 @@ class EncoderProcessorDecoder(nn.Module):
             "mlp_hidden_size": mlp_hidden_size,
             "heads": heads,
             "trainable_features": trainable,
+            "cell_readout": cell_readout,
         }
         self.activation_checkpointing = activation_checkpointing
         self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
@@ -142,6 +149,12 @@ class EncoderProcessorDecoder(nn.Module):
             output_size=output_size,
             layer_norm=False,
         )
+        # a linear readout with each grid cell's own weights, zero at the start
+        self.cell_readout = (
+            nn.Parameter(torch.zeros(self.graph.num_grid, latent_size, output_size))
+            if cell_readout
+            else None
+        )  # [cell, latent, output]
 
     def forward(self, grid_inputs: torch.Tensor) -> torch.Tensor:
         """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``."""
@@ -163,7 +176,13 @@ class EncoderProcessorDecoder(nn.Module):
             for layer in self.processor:
                 mesh = self._run(layer, mesh, mesh, graph.processor)
         grid = self._run(self.decoder, mesh, grid, graph.decoder)  # [batch, cell, latent]
-        return self.output_head(self.output_norm(grid))  # [batch, cell, output]
+        grid = self.output_norm(grid)
+        outputs = self.output_head(grid)  # [batch, cell, output]
+        if self.cell_readout is None:
+            return outputs
+        # the graph's own cells: all of them, or a shard's owned ones (wx_models.sharding)
+        weights = self.cell_readout.index_select(0, graph.grid_ids)  # [cell, latent, output]
+        return outputs + torch.einsum("bcl,clo->bco", grid, weights.to(grid.dtype))
 
     def static_features(self, name: str) -> torch.Tensor:
         """Position features ``[node, 4]`` of node set ``name``, then its trainable ones."""

@@ -151,6 +151,7 @@ def estimate_flops(
     edge_attribute_size: int = 4,
     batch: int = 1,
     trainable_features: dict[str, int] | None = None,
+    cell_readout: bool = False,
 ) -> dict[str, dict[str, int] | int]:
     """Forward and backward matrix-multiply FLOPs of one step, per component and in total."""
     trainable = trainable_features or {}
@@ -170,6 +171,8 @@ def estimate_flops(
         Linear(M, C, C, per_sample=False),
     ]
     layers["output_head"] = [Linear(G, C, C), Linear(G, C, output_size)]
+    if cell_readout:  # one [latent, output] map per cell: the same count as a shared one
+        layers["output_head"].append(Linear(G, C, output_size))
     components = {
         name: {
             "forward": sum(item.forward(batch) for item in items),

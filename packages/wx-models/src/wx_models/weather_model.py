@@ -59,6 +59,7 @@ class WeatherModel(nn.Module):
         edge_chunks: int = 1,
         activation_checkpointing: bool = False,
         trainable_features: Mapping[str, int] | None = None,
+        cell_readout: bool = False,
         climatology: Sequence[str] = (),
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
@@ -95,6 +96,7 @@ class WeatherModel(nn.Module):
                 "edge_chunks": edge_chunks,
                 "activation_checkpointing": activation_checkpointing,
                 "trainable_features": check_trainable_features(trainable_features),
+                "cell_readout": cell_readout,
                 "climatology": list(climatology),
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
@@ -119,6 +121,7 @@ class WeatherModel(nn.Module):
             edge_chunks=edge_chunks,
             activation_checkpointing=activation_checkpointing,
             trainable_features=trainable_features,
+            cell_readout=cell_readout,
         )
         self._register_grid(graph, latitudes, longitudes)
         self.graph_tensors = graph_tensors(graph)

@@ -173,6 +173,7 @@ def _weather_model(config, view, layout, graph, statistics, normaliser) -> Weath
         edge_chunks=model_config.edge_chunks,
         activation_checkpointing=model_config.activation_checkpointing,
         trainable_features=_plain(model_config.trainable_features),
+        cell_readout=model_config.cell_readout,
         climatology=list(model_config.climatology),
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),

@@ -88,6 +88,8 @@ class ModelConfig:
     input_steps: int = 2
     # Free vectors per grid cell and mesh node beside their position features.
     trainable_features: TrainableFeaturesConfig = field(default_factory=TrainableFeaturesConfig)
+    # A linear readout with each grid cell's own weights beside the shared output MLP.
+    cell_readout: bool = False
     # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
     # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
     climatology: list[str] = field(default_factory=list)
