@@ -1,0 +1,180 @@
+#!/usr/bin/env python
+"""A statistical reference for benchmarks/skill_ncep.py: a per-cell linear autoregression.
+
+For each grid cell, a ridge regression (Hoerl and Kennard 1970) predicts the 6 h air-temperature
+anomaly from the anomalies of the 5 x 5 neighbouring cells at the last 5 steps (t-24 h .. t)
+and 11 annual and diurnal harmonics of the valid time: one regression per cell, as Model Output
+Statistics fits one per station (Glahn and Lowry 1972), but used autoregressively like the
+networks: each step's prediction joins the history of the next. Fitted on 2013, it forecasts
+the same 720 initial times of 2014 to 120 h as the skill benchmark, writes them as a wx forecast
+(zarr) and scores them with ``wx-inference score`` on the full domain, so its RMSE is computed
+exactly as the networks'. It tells how much of the networks' skill a local linear model has.
+
+Prints one JSON line on stdout (progress on stderr).
+Usage: uv run python benchmarks/linear_ncep.py [--output DIR] [--dataset PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from skill_ncep import CLIMATOLOGY_PERIOD, ensure_dataset, log, machine, rmse_table, score
+
+from wx_datasets.view import StoreView
+from wx_inference import cf
+from wx_inference.output import (
+    FORECAST_FORMAT,
+    FORECAST_FORMAT_VERSION,
+    ForecastLayout,
+    ZarrForecastWriter,
+)
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+VARIABLE = "air"
+RADIUS = 2  # a (2 * RADIUS + 1)^2 stencil of cells
+INPUT_STEPS = 5  # t-24 h .. t
+RIDGE = 10.0  # on normalised anomalies
+LEAD_STEPS = 20  # 120 h
+TRAIN_END = np.datetime64("2014-01-01T00:00", "s")  # targets before this date are 2013
+FIRST_INIT, LAST_INIT = (
+    np.datetime64("2014-01-01T00:00", "s"),
+    np.datetime64("2014-12-26T12:00", "s"),
+)
+
+
+def harmonics(dates: np.ndarray) -> np.ndarray:
+    """``[time, 11]``: a constant, two annual, one diurnal and four mixed harmonics."""
+    year = dates.astype("datetime64[Y]").astype("datetime64[s]")
+    day = (dates - year).astype(np.float64) / 86400.0
+    hour = (dates - dates.astype("datetime64[D]").astype("datetime64[s]")).astype(np.float64)
+    annual, diurnal = 2 * np.pi * day / 365.25, 2 * np.pi * hour / 86400.0
+    ca, sa, cd, sd = np.cos(annual), np.sin(annual), np.cos(diurnal), np.sin(diurnal)
+    columns = [np.ones_like(ca), ca, sa, np.cos(2 * annual), np.sin(2 * annual), cd, sd]
+    return np.stack([*columns, ca * cd, sa * sd, ca * sd, sa * cd], axis=-1)
+
+
+def stencils(history: np.ndarray) -> np.ndarray:
+    """``[sample, step, lat, lon]`` -> ``[sample, lat, lon, step * stencil]`` (edges repeated)."""
+    width = 2 * RADIUS + 1
+    nlat, nlon = history.shape[-2:]
+    padded = np.pad(history, ((0, 0), (0, 0), (RADIUS, RADIUS), (RADIUS, RADIUS)), mode="edge")
+    shifted = [padded[..., i : i + nlat, j : j + nlon] for i in range(width) for j in range(width)]
+    stacked = np.stack(shifted, axis=-1)  # [sample, step, lat, lon, stencil]
+    return stacked.transpose(0, 2, 3, 1, 4).reshape(*stacked.shape[:1], nlat, nlon, -1)
+
+
+def features(history: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Stencils of the history and the valid time's harmonics: ``[sample, lat, lon, feature]``."""
+    local = stencils(history)
+    seasonal = np.broadcast_to(harmonics(valid)[:, None, None, :], (*local.shape[:3], 11))
+    return np.concatenate([local, seasonal], axis=-1)
+
+
+def fit(anomaly: np.ndarray, dates: np.ndarray) -> np.ndarray:
+    """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013."""
+    starts = np.arange(INPUT_STEPS - 1, len(dates) - 1)
+    starts = starts[dates[starts + 1] < TRAIN_END]  # [sample]
+    history = np.stack([anomaly[starts - k] for k in range(INPUT_STEPS)], axis=1)
+    inputs = features(history, dates[starts + 1])  # [sample, lat, lon, feature]
+    targets = anomaly[starts + 1]  # [sample, lat, lon]
+    coefficients = np.empty(inputs.shape[1:])  # [lat, lon, feature]
+    for row in range(inputs.shape[1]):  # one latitude row at a time: batched normal equations
+        x = inputs[:, row].transpose(1, 0, 2)  # [lon, sample, feature]
+        y = targets[:, row].T[..., None]  # [lon, sample, 1]
+        gram = x.transpose(0, 2, 1) @ x + RIDGE * np.eye(x.shape[-1])  # [lon, feature, feature]
+        coefficients[row] = np.linalg.solve(gram, x.transpose(0, 2, 1) @ y)[..., 0]
+    return coefficients
+
+
+def forecast(anomaly: np.ndarray, dates: np.ndarray, coefficients: np.ndarray, inits: np.ndarray):
+    """``[init, lead, lat, lon]`` anomalies, each step fed back as the newest input."""
+    step = dates[1] - dates[0]
+    history = np.stack([anomaly[inits - k] for k in range(INPUT_STEPS)], axis=1)
+    leads = []
+    for lead in range(1, LEAD_STEPS + 1):
+        inputs = features(history, dates[inits] + lead * step)
+        predicted = np.einsum("snmf,nmf->snm", inputs, coefficients)  # [init, lat, lon]
+        history = np.concatenate([predicted[:, None], history[:, :-1]], axis=1)
+        leads.append(predicted)
+    return np.stack(leads, axis=1)
+
+
+def write_forecast(path: Path, view: StoreView, values: np.ndarray, inits: np.ndarray) -> Path:
+    step = (view.dates[1] - view.dates[0]).astype("timedelta64[s]")
+    layout = ForecastLayout(
+        variables=(VARIABLE,),
+        variable_attributes={VARIABLE: cf.variable_attributes(VARIABLE, None)},
+        init_times=view.dates[inits],
+        lead_times=step * np.arange(1, LEAD_STEPS + 1),
+        latitudes=np.asarray(view.latitudes),
+        longitudes=np.asarray(view.longitudes),
+        grid_shape=tuple(view.grid_shape),
+        header={
+            "format": FORECAST_FORMAT,
+            "format_version": FORECAST_FORMAT_VERSION,
+            "checkpoint": None,
+            "model": "per-cell ridge autoregression (benchmarks/linear_ncep.py)",
+            "fitted_on": "2013",
+            "arguments": {"radius": RADIUS, "input_steps": INPUT_STEPS, "ridge": RIDGE},
+            "time_step": "6h",
+            "input_steps": INPUT_STEPS,
+        },
+    )
+    with ZarrForecastWriter(path=path, layout=layout, overwrite=True) as writer:
+        for init in range(values.shape[0]):
+            for lead in range(values.shape[1]):
+                writer.write(init, lead, values[init, lead].reshape(1, -1))
+        return writer.close()  # marks it complete and moves it into place
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=REPOSITORY.parent / "skill-runs" / "linear")
+    parser.add_argument("--dataset", type=Path, default=None, help="default: OUTPUT/ncep-air.zarr")
+    arguments = parser.parse_args()
+    arguments.output = arguments.output.resolve()
+    arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
+    started = time.perf_counter()
+    ensure_dataset(arguments.dataset, arguments.output / "logs")
+    view = StoreView(arguments.dataset)
+    dates = np.asarray(view.dates).astype("datetime64[s]")
+    fields = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
+    grid = fields.reshape(len(dates), *view.grid_shape).astype(np.float64)  # [time, lat, lon]
+    mean = grid[dates < TRAIN_END].mean(axis=0)  # [lat, lon]
+    scale = grid[dates < TRAIN_END].std()
+    anomaly = (grid - mean) / scale  # [time, lat, lon]
+    log("fitting a ridge regression per cell on 2013")
+    coefficients = fit(anomaly, dates)
+    hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
+    inits = np.flatnonzero((dates >= FIRST_INIT) & (dates <= LAST_INIT) & (hours % 12 == 0))
+    log(f"forecasting {inits.size} initial times to {6 * LEAD_STEPS} h")
+    values = forecast(anomaly, dates, coefficients, inits) * scale + mean[None, None]
+    path = write_forecast(
+        arguments.output / "forecasts" / "linear.zarr",
+        view,
+        values.reshape(*values.shape[:2], -1),
+        inits,
+    )
+    table = rmse_table(score(path, arguments.output / "scores" / "linear", arguments))
+    print(
+        json.dumps(
+            {
+                "benchmark": "linear_ncep",
+                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "model": {"radius": RADIUS, "input_steps": INPUT_STEPS, "ridge": RIDGE},
+                "climatology_period": CLIMATOLOGY_PERIOD,
+                "machine": machine(),
+                "rmse_K_full_domain": table,
+                "total_wall_s": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

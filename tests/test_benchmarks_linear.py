@@ -1,0 +1,52 @@
+"""The per-cell linear reference of benchmarks/linear_ncep.py: stencils, fit and forecast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+linear = pytest.importorskip("linear_ncep")
+
+
+def test_stencils_read_each_cells_neighbours_with_repeated_edges():
+    history = np.arange(2 * 5 * 4 * 6, dtype=float).reshape(2, 5, 4, 6)  # [sample, step, lat, lon]
+    out = linear.stencils(history)
+    width = 2 * linear.RADIUS + 1
+    assert out.shape == (2, 4, 6, 5 * width * width)
+    block = out.reshape(2, 4, 6, 5, width, width)  # [sample, lat, lon, step, di, dj]
+    for i, j, di, dj in [(0, 0, 0, 0), (2, 3, 1, 4), (3, 5, 4, 2), (1, 1, 2, 2)]:
+        row = min(max(i + di - linear.RADIUS, 0), 3)
+        column = min(max(j + dj - linear.RADIUS, 0), 5)
+        np.testing.assert_array_equal(block[:, i, j, :, di, dj], history[:, :, row, column])
+
+
+def test_fit_recovers_a_per_cell_autoregression_and_forecast_iterates_it():
+    # every cell decays towards zero at its own rate: x(t + 6 h) = rate * x(t) + noise
+    generator = np.random.default_rng(0)
+    first, stop = np.datetime64("2013-01-01T00:00", "s"), np.datetime64("2014-01-01T00:00", "s")
+    dates = np.arange(first, stop, np.timedelta64(6, "h"))  # [time]
+    rates = generator.uniform(0.2, 0.7, size=(6, 7))  # [lat, lon]
+    anomaly = np.empty((len(dates), 6, 7))  # [time, lat, lon]
+    anomaly[0] = generator.normal(size=(6, 7))
+    for t in range(1, len(dates)):
+        anomaly[t] = rates * anomaly[t - 1] + generator.normal(size=(6, 7))
+    coefficients = linear.fit(anomaly, dates)
+    centre = linear.RADIUS * (2 * linear.RADIUS + 1) + linear.RADIUS  # step t, offset (0, 0)
+    inner = np.s_[linear.RADIUS : -linear.RADIUS, linear.RADIUS : -linear.RADIUS]
+    # (at the edges the repeated cells share the coefficient)
+    np.testing.assert_allclose(coefficients[inner][..., centre], rates[inner], atol=0.06)
+    inits = np.array([100, 500])
+    values = linear.forecast(anomaly, dates, coefficients, inits)  # [init, lead, lat, lon]
+    assert values.shape == (2, linear.LEAD_STEPS, 6, 7)
+    # autoregressive: lead 2 from t is lead 1 from t + 6 h with t + 6 h replaced by its forecast
+    fed_back = anomaly.copy()
+    fed_back[inits + 1] = values[:, 0]
+    np.testing.assert_allclose(
+        linear.forecast(fed_back, dates, coefficients, inits + 1)[:, 0], values[:, 1], rtol=1e-12
+    )
+    # and the fitted decay carries on: by 120 h little of the initial anomaly is left
+    assert np.sqrt(np.mean(values[:, -1] ** 2)) < 0.3 * np.sqrt(np.mean(values[:, 0] ** 2))
