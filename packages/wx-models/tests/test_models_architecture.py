@@ -166,7 +166,11 @@ def fit_per_cell_targets(trainable: dict[str, int], steps: int = 150) -> float:
     # a value per cell, uncorrelated with the cells' positions: a shuffled smooth field
     targets = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
     targets = targets.view(1, cells, 1).expand(2, cells, 3)  # [batch, cell, output]
-    inputs = torch.zeros(2, cells, 6)
+    return fit(model, torch.zeros(2, cells, 6), targets, steps)
+
+
+def fit(model: EncoderProcessorDecoder, inputs, targets, steps: int) -> float:
+    """Final MSE after ``steps`` Adam steps on one batch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(steps):
         optimizer.zero_grad()
@@ -211,13 +215,7 @@ def fit_per_cell_slopes(cell_readout: bool, steps: int = 200) -> float:
     slopes = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
     inputs = torch.randn(8, cells, 6, generator=generator)  # [batch, cell, input]
     targets = (slopes[:, None] * inputs[..., :1]).expand(-1, -1, 3)  # [batch, cell, output]
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = (model(inputs) - targets).square().mean()
-        loss.backward()
-        optimizer.step()
-    return float(loss.detach())
+    return fit(model, inputs, targets, steps)
 
 
 def test_cell_readout_learns_a_slope_per_cell():
