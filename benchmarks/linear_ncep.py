@@ -11,7 +11,7 @@ the same 720 initial times of 2014 to 120 h as the skill benchmark, writes them 
 exactly as the networks'. It tells how much of the networks' skill a local linear model has.
 
 Prints one JSON line on stdout (progress on stderr).
-Usage: uv run python benchmarks/linear_ncep.py [--output DIR] [--dataset PATH]
+Usage: uv run python benchmarks/linear_ncep.py [--output DIR] [--dataset PATH] [--pooled]
 """
 
 from __future__ import annotations
@@ -75,20 +75,29 @@ def features(history: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.concatenate([local, seasonal], axis=-1)
 
 
-def fit(anomaly: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013."""
+def fit(anomaly: np.ndarray, dates: np.ndarray, *, pooled: bool = False) -> np.ndarray:
+    """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013.
+
+    ``pooled``: one set of coefficients fitted to all cells together (shared, like a network's
+    weights), repeated for every cell.
+    """
     starts = np.arange(INPUT_STEPS - 1, len(dates) - 1)
     starts = starts[dates[starts + 1] < TRAIN_END]  # [sample]
     history = np.stack([anomaly[starts - k] for k in range(INPUT_STEPS)], axis=1)
     inputs = features(history, dates[starts + 1])  # [sample, lat, lon, feature]
     targets = anomaly[starts + 1]  # [sample, lat, lon]
-    coefficients = np.empty(inputs.shape[1:])  # [lat, lon, feature]
+    ridge = RIDGE * np.eye(inputs.shape[-1])
+    grams, moments = [], []
     for row in range(inputs.shape[1]):  # one latitude row at a time: batched normal equations
         x = inputs[:, row].transpose(1, 0, 2)  # [lon, sample, feature]
         y = targets[:, row].T[..., None]  # [lon, sample, 1]
-        gram = x.transpose(0, 2, 1) @ x + RIDGE * np.eye(x.shape[-1])  # [lon, feature, feature]
-        coefficients[row] = np.linalg.solve(gram, x.transpose(0, 2, 1) @ y)[..., 0]
-    return coefficients
+        grams.append(x.transpose(0, 2, 1) @ x)  # [lon, feature, feature]
+        moments.append(x.transpose(0, 2, 1) @ y)  # [lon, feature, 1]
+    gram, moment = np.stack(grams), np.stack(moments)  # [lat, lon, feature, feature | 1]
+    if pooled:
+        shared = np.linalg.solve(gram.sum(axis=(0, 1)) + ridge, moment.sum(axis=(0, 1)))
+        return np.broadcast_to(shared[:, 0], inputs.shape[1:]).copy()
+    return np.linalg.solve(gram + ridge, moment)[..., 0]
 
 
 def forecast(anomaly: np.ndarray, dates: np.ndarray, coefficients: np.ndarray, inits: np.ndarray):
@@ -136,6 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPOSITORY.parent / "skill-runs" / "linear")
     parser.add_argument("--dataset", type=Path, default=None, help="default: OUTPUT/ncep-air.zarr")
+    parser.add_argument("--pooled", action="store_true", help="one regression for all cells")
     arguments = parser.parse_args()
     arguments.output = arguments.output.resolve()
     arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
@@ -148,25 +158,33 @@ def main() -> None:
     mean = grid[dates < TRAIN_END].mean(axis=0)  # [lat, lon]
     scale = grid[dates < TRAIN_END].std()
     anomaly = (grid - mean) / scale  # [time, lat, lon]
-    log("fitting a ridge regression per cell on 2013")
-    coefficients = fit(anomaly, dates)
+    log(
+        f"fitting {'one ridge regression for all cells' if arguments.pooled else 'a ridge regression per cell'} on 2013"
+    )
+    coefficients = fit(anomaly, dates, pooled=arguments.pooled)
+    name = "linear-pooled" if arguments.pooled else "linear"
     hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
     inits = np.flatnonzero((dates >= FIRST_INIT) & (dates <= LAST_INIT) & (hours % 12 == 0))
     log(f"forecasting {inits.size} initial times to {6 * LEAD_STEPS} h")
     values = forecast(anomaly, dates, coefficients, inits) * scale + mean[None, None]
     path = write_forecast(
-        arguments.output / "forecasts" / "linear.zarr",
+        arguments.output / "forecasts" / f"{name}.zarr",
         view,
         values.reshape(*values.shape[:2], -1),
         inits,
     )
-    table = rmse_table(score(path, arguments.output / "scores" / "linear", arguments))
+    table = rmse_table(score(path, arguments.output / "scores" / name, arguments))
     print(
         json.dumps(
             {
                 "benchmark": "linear_ncep",
                 "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "model": {"radius": RADIUS, "input_steps": INPUT_STEPS, "ridge": RIDGE},
+                "model": {
+                    "radius": RADIUS,
+                    "input_steps": INPUT_STEPS,
+                    "ridge": RIDGE,
+                    "pooled": arguments.pooled,
+                },
                 "climatology_period": CLIMATOLOGY_PERIOD,
                 "machine": machine(),
                 "rmse_K_full_domain": table,

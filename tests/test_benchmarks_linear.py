@@ -50,3 +50,17 @@ def test_fit_recovers_a_per_cell_autoregression_and_forecast_iterates_it():
     )
     # and the fitted decay carries on: by 120 h little of the initial anomaly is left
     assert np.sqrt(np.mean(values[:, -1] ** 2)) < 0.3 * np.sqrt(np.mean(values[:, 0] ** 2))
+
+
+def test_pooled_fit_shares_one_set_of_coefficients():
+    generator = np.random.default_rng(1)
+    first, stop = np.datetime64("2013-01-01T00:00", "s"), np.datetime64("2014-01-01T00:00", "s")
+    dates = np.arange(first, stop, np.timedelta64(6, "h"))  # [time]
+    anomaly = np.empty((len(dates), 6, 7))  # [time, lat, lon]
+    anomaly[0] = generator.normal(size=(6, 7))
+    for t in range(1, len(dates)):
+        anomaly[t] = 0.5 * anomaly[t - 1] + generator.normal(size=(6, 7))
+    coefficients = linear.fit(anomaly, dates, pooled=True)
+    np.testing.assert_array_equal(coefficients, np.broadcast_to(coefficients[0, 0], (6, 7, 136)))
+    per_cell = linear.fit(anomaly, dates)
+    assert not np.allclose(per_cell, coefficients)
