@@ -3,7 +3,8 @@
 
 For each grid cell, a ridge regression (Hoerl and Kennard 1970) predicts the 6 h air-temperature
 anomaly from the anomalies of the 5 x 5 neighbouring cells at the last 5 steps (t-24 h .. t)
-and 11 annual and diurnal harmonics of the valid time: one regression per cell, as Model Output
+and the 13 annual and diurnal harmonics of the valid time that wx_models' climatology input
+uses (:func:`wx_models.climatology.harmonic_basis`): one regression per cell, as Model Output
 Statistics fits one per station (Glahn and Lowry 1972), but used autoregressively like the
 networks: each step's prediction joins the history of the next. Fitted on 2013, it forecasts
 the same 720 initial times of 2014 to 120 h as the skill benchmark, writes them as a wx forecast
@@ -23,8 +24,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from skill_ncep import CLIMATOLOGY_PERIOD, ensure_dataset, log, machine, rmse_table, score
 
+from wx_datasets.forcings import compute_forcings
 from wx_datasets.view import StoreView
 from wx_inference import cf
 from wx_inference.output import (
@@ -33,6 +36,7 @@ from wx_inference.output import (
     ForecastLayout,
     ZarrForecastWriter,
 )
+from wx_models.climatology import ANGLE_FORCINGS, harmonic_basis
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 VARIABLE = "air"
@@ -47,15 +51,12 @@ FIRST_INIT, LAST_INIT = (
 )
 
 
-def harmonics(dates: np.ndarray) -> np.ndarray:
-    """``[time, 11]``: a constant, two annual, one diurnal and four mixed harmonics."""
-    year = dates.astype("datetime64[Y]").astype("datetime64[s]")
-    day = (dates - year).astype(np.float64) / 86400.0
-    hour = (dates - dates.astype("datetime64[D]").astype("datetime64[s]")).astype(np.float64)
-    annual, diurnal = 2 * np.pi * day / 365.25, 2 * np.pi * hour / 86400.0
-    ca, sa, cd, sd = np.cos(annual), np.sin(annual), np.cos(diurnal), np.sin(diurnal)
-    columns = [np.ones_like(ca), ca, sa, np.cos(2 * annual), np.sin(2 * annual), cd, sd]
-    return np.stack([*columns, ca * cd, sa * sd, ca * sd, sa * cd], axis=-1)
+def harmonics(dates: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:
+    """``[time, lat, lon, 13]``: the basis of wx_models' harmonic climatology (annual and diurnal
+    terms in the time of year and the local solar time) at ``dates`` on the grid ``[lat, lon]``."""
+    angles = compute_forcings(ANGLE_FORCINGS, dates, latitudes.ravel(), longitudes.ravel())
+    basis = harmonic_basis(*torch.as_tensor(angles, dtype=torch.float64).unbind(1))
+    return basis.numpy().reshape(len(dates), *latitudes.shape, -1)  # [time, cell, 13] -> grid
 
 
 def stencils(history: np.ndarray) -> np.ndarray:
@@ -68,15 +69,17 @@ def stencils(history: np.ndarray) -> np.ndarray:
     return stacked.transpose(0, 2, 3, 1, 4).reshape(*stacked.shape[:1], nlat, nlon, -1)
 
 
-def features(history: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Stencils of the history and the valid time's harmonics: ``[sample, lat, lon, feature]``."""
-    local = stencils(history)
-    seasonal = np.broadcast_to(harmonics(valid)[:, None, None, :], (*local.shape[:3], 11))
-    return np.concatenate([local, seasonal], axis=-1)
+def features(history: np.ndarray, seasonal: np.ndarray) -> np.ndarray:
+    """Stencils of the history and the valid time's harmonics ``seasonal`` ``[sample, lat, lon,
+    13]``: ``[sample, lat, lon, feature]``."""
+    return np.concatenate([stencils(history), seasonal], axis=-1)
 
 
-def fit(anomaly: np.ndarray, dates: np.ndarray, *, pooled: bool = False) -> np.ndarray:
-    """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013.
+def fit(
+    anomaly: np.ndarray, seasonal: np.ndarray, dates: np.ndarray, *, pooled: bool = False
+) -> np.ndarray:
+    """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013, from the
+    anomalies and harmonics (``[time, lat, lon, 13]``) at ``dates``.
 
     ``pooled``: one set of coefficients fitted to all cells together (shared, like a network's
     weights), repeated for every cell.
@@ -84,7 +87,7 @@ def fit(anomaly: np.ndarray, dates: np.ndarray, *, pooled: bool = False) -> np.n
     starts = np.arange(INPUT_STEPS - 1, len(dates) - 1)
     starts = starts[dates[starts + 1] < TRAIN_END]  # [sample]
     history = np.stack([anomaly[starts - k] for k in range(INPUT_STEPS)], axis=1)
-    inputs = features(history, dates[starts + 1])  # [sample, lat, lon, feature]
+    inputs = features(history, seasonal[starts + 1])  # [sample, lat, lon, feature]
     targets = anomaly[starts + 1]  # [sample, lat, lon]
     ridge = RIDGE * np.eye(inputs.shape[-1])
     grams, moments = [], []
@@ -100,13 +103,14 @@ def fit(anomaly: np.ndarray, dates: np.ndarray, *, pooled: bool = False) -> np.n
     return np.linalg.solve(gram + ridge, moment)[..., 0]
 
 
-def forecast(anomaly: np.ndarray, dates: np.ndarray, coefficients: np.ndarray, inits: np.ndarray):
+def forecast(
+    anomaly: np.ndarray, seasonal: np.ndarray, coefficients: np.ndarray, inits: np.ndarray
+) -> np.ndarray:
     """``[init, lead, lat, lon]`` anomalies, each step fed back as the newest input."""
-    step = dates[1] - dates[0]
     history = np.stack([anomaly[inits - k] for k in range(INPUT_STEPS)], axis=1)
     leads = []
     for lead in range(1, LEAD_STEPS + 1):
-        inputs = features(history, dates[inits] + lead * step)
+        inputs = features(history, seasonal[inits + lead])
         predicted = np.einsum("snmf,nmf->snm", inputs, coefficients)  # [init, lat, lon]
         history = np.concatenate([predicted[:, None], history[:, :-1]], axis=1)
         leads.append(predicted)
@@ -161,12 +165,14 @@ def main() -> None:
     log(
         f"fitting {'one ridge regression for all cells' if arguments.pooled else 'a ridge regression per cell'} on 2013"
     )
-    coefficients = fit(anomaly, dates, pooled=arguments.pooled)
+    latitudes = np.asarray(view.latitudes).reshape(view.grid_shape)
+    seasonal = harmonics(dates, latitudes, np.asarray(view.longitudes).reshape(view.grid_shape))
+    coefficients = fit(anomaly, seasonal, dates, pooled=arguments.pooled)
     name = "linear-pooled" if arguments.pooled else "linear"
     hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
     inits = np.flatnonzero((dates >= FIRST_INIT) & (dates <= LAST_INIT) & (hours % 12 == 0))
     log(f"forecasting {inits.size} initial times to {6 * LEAD_STEPS} h")
-    values = forecast(anomaly, dates, coefficients, inits) * scale + mean[None, None]
+    values = forecast(anomaly, seasonal, coefficients, inits) * scale + mean[None, None]
     path = write_forecast(
         arguments.output / "forecasts" / f"{name}.zarr",
         view,

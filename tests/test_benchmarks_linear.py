@@ -10,6 +10,22 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 linear = pytest.importorskip("linear_ncep")
+FEATURES = 5 * 5 * 5 + 13  # the 5 x 5 stencil at 5 steps, then the 13 harmonics
+
+
+def synthetic_ar(rate, seed: int):
+    """A year of 6-hourly anomalies ``[time, 6, 7]`` decaying at ``rate``, their harmonics."""
+    generator = np.random.default_rng(seed)
+    first, stop = np.datetime64("2013-01-01T00:00", "s"), np.datetime64("2014-01-01T00:00", "s")
+    dates = np.arange(first, stop, np.timedelta64(6, "h"))  # [time]
+    anomaly = np.empty((len(dates), 6, 7))  # [time, lat, lon]
+    anomaly[0] = generator.normal(size=(6, 7))
+    for t in range(1, len(dates)):
+        anomaly[t] = rate * anomaly[t - 1] + generator.normal(size=(6, 7))
+    latitudes, longitudes = np.meshgrid(
+        np.linspace(60, 30, 6), np.linspace(230, 290, 7), indexing="ij"
+    )
+    return anomaly, linear.harmonics(dates, latitudes, longitudes), dates
 
 
 def test_stencils_read_each_cells_neighbours_with_repeated_edges():
@@ -26,41 +42,43 @@ def test_stencils_read_each_cells_neighbours_with_repeated_edges():
 
 def test_fit_recovers_a_per_cell_autoregression_and_forecast_iterates_it():
     # every cell decays towards zero at its own rate: x(t + 6 h) = rate * x(t) + noise
-    generator = np.random.default_rng(0)
-    first, stop = np.datetime64("2013-01-01T00:00", "s"), np.datetime64("2014-01-01T00:00", "s")
-    dates = np.arange(first, stop, np.timedelta64(6, "h"))  # [time]
-    rates = generator.uniform(0.2, 0.7, size=(6, 7))  # [lat, lon]
-    anomaly = np.empty((len(dates), 6, 7))  # [time, lat, lon]
-    anomaly[0] = generator.normal(size=(6, 7))
-    for t in range(1, len(dates)):
-        anomaly[t] = rates * anomaly[t - 1] + generator.normal(size=(6, 7))
-    coefficients = linear.fit(anomaly, dates)
+    rates = np.random.default_rng(0).uniform(0.2, 0.7, size=(6, 7))  # [lat, lon]
+    anomaly, seasonal, dates = synthetic_ar(rates, seed=0)
+    coefficients = linear.fit(anomaly, seasonal, dates)
+    assert coefficients.shape == (6, 7, FEATURES)
     centre = linear.RADIUS * (2 * linear.RADIUS + 1) + linear.RADIUS  # step t, offset (0, 0)
     inner = np.s_[linear.RADIUS : -linear.RADIUS, linear.RADIUS : -linear.RADIUS]
     # (at the edges the repeated cells share the coefficient)
     np.testing.assert_allclose(coefficients[inner][..., centre], rates[inner], atol=0.06)
     inits = np.array([100, 500])
-    values = linear.forecast(anomaly, dates, coefficients, inits)  # [init, lead, lat, lon]
+    values = linear.forecast(anomaly, seasonal, coefficients, inits)  # [init, lead, lat, lon]
     assert values.shape == (2, linear.LEAD_STEPS, 6, 7)
     # autoregressive: lead 2 from t is lead 1 from t + 6 h with t + 6 h replaced by its forecast
     fed_back = anomaly.copy()
     fed_back[inits + 1] = values[:, 0]
     np.testing.assert_allclose(
-        linear.forecast(fed_back, dates, coefficients, inits + 1)[:, 0], values[:, 1], rtol=1e-12
+        linear.forecast(fed_back, seasonal, coefficients, inits + 1)[:, 0],
+        values[:, 1],
+        rtol=1e-12,
     )
     # and the fitted decay carries on: by 120 h little of the initial anomaly is left
     assert np.sqrt(np.mean(values[:, -1] ** 2)) < 0.3 * np.sqrt(np.mean(values[:, 0] ** 2))
 
 
 def test_pooled_fit_shares_one_set_of_coefficients():
-    generator = np.random.default_rng(1)
-    first, stop = np.datetime64("2013-01-01T00:00", "s"), np.datetime64("2014-01-01T00:00", "s")
-    dates = np.arange(first, stop, np.timedelta64(6, "h"))  # [time]
-    anomaly = np.empty((len(dates), 6, 7))  # [time, lat, lon]
-    anomaly[0] = generator.normal(size=(6, 7))
-    for t in range(1, len(dates)):
-        anomaly[t] = 0.5 * anomaly[t - 1] + generator.normal(size=(6, 7))
-    coefficients = linear.fit(anomaly, dates, pooled=True)
-    np.testing.assert_array_equal(coefficients, np.broadcast_to(coefficients[0, 0], (6, 7, 136)))
-    per_cell = linear.fit(anomaly, dates)
-    assert not np.allclose(per_cell, coefficients)
+    anomaly, seasonal, dates = synthetic_ar(0.5, seed=1)
+    coefficients = linear.fit(anomaly, seasonal, dates, pooled=True)
+    shared = np.broadcast_to(coefficients[0, 0], (6, 7, FEATURES))
+    np.testing.assert_array_equal(coefficients, shared)
+    assert not np.allclose(linear.fit(anomaly, seasonal, dates), coefficients)
+
+
+def test_harmonics_are_the_climatology_basis_at_local_time():
+    dates = np.array(["2013-06-21T12:00"], dtype="datetime64[s]")
+    latitudes, longitudes = np.array([[40.0, 40.0]]), np.array([[0.0, 180.0]])
+    basis = linear.harmonics(dates, latitudes, longitudes)  # [time, lat, lon, 13]
+    assert basis.shape == (1, 1, 2, 13)
+    np.testing.assert_allclose(basis[..., 0], 1.0)  # the constant
+    # 12 UTC is local noon at 0 E and local midnight at 180 E: opposite diurnal cosines
+    np.testing.assert_allclose(np.abs(basis[0, 0, :, 5]), 1.0, atol=1e-6)
+    np.testing.assert_allclose(basis[0, 0, 0, 5], -basis[0, 0, 1, 5], atol=1e-6)
