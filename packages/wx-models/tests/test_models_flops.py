@@ -22,9 +22,10 @@ COUNT_INPLACE = {torch.ops.aten.addmm_: inplace_addmm_flops}
 @pytest.mark.parametrize("family", ["gnn", "transformer"])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize(
-    ("trainable", "cell_readout"), [({}, False), ({"data": 3, "hidden": 5}, True)]
+    ("trainable", "cell_readout", "cell_stencil"),
+    [({}, False, 0), ({"data": 3, "hidden": 5}, True, 4)],
 )
-def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout):
+def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout, cell_stencil):
     torch.manual_seed(0)
     network = EncoderProcessorDecoder(
         graph=random_graph(),
@@ -32,6 +33,8 @@ def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout
         output_size=3,
         trainable_features=trainable,
         cell_readout=cell_readout,
+        cell_stencil=cell_stencil,
+        stencil_channels=[0, 2] if cell_stencil else None,
         **tiny_model_arguments(family),
     )
     x = torch.randn(batch, 48, 6)

@@ -75,6 +75,9 @@ def build_model(family: str, **options) -> EncoderProcessorDecoder:
         torch.nn.init.normal_(parameter)
     if model.cell_readout is not None:
         torch.nn.init.normal_(model.cell_readout)
+    if model.cell_stencil is not None:
+        torch.nn.init.normal_(model.cell_stencil.weight)
+        torch.nn.init.normal_(model.cell_stencil.bias)
     return model
 
 
@@ -159,6 +162,17 @@ def test_sharding_with_trainable_node_features():
 def test_sharding_with_a_cell_readout():
     # each rank reads the readout weights of the cells it owns
     run_local(2, check_equal_to_unsharded, {"cell_readout": True})
+
+
+def test_sharding_with_a_one_cell_stencil():
+    # a stencil of the cell itself reads only the rank's own cells
+    run_local(2, check_equal_to_unsharded, {"cell_stencil": 1})
+
+
+def test_a_wider_stencil_is_not_sharded():
+    model = build_model("gnn", cell_stencil=3)
+    with pytest.raises(PartitionError, match="cell_stencil 3 reads neighbouring cells"):
+        shard_model(model, plan_model(model, 2), ModelGroups.single())
 
 
 def check_weather_model(rank, world_size):

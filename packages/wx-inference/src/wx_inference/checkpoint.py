@@ -105,6 +105,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
                 "heads",
                 "trainable_features",
                 "cell_readout",
+                "cell_stencil",
                 "climatology",
             )
         },

@@ -124,6 +124,7 @@ def _configuration_section(metadata: Mapping[str, Any]) -> list[str]:
         "activation_checkpointing",
         "trainable_features",
         "cell_readout",
+        "cell_stencil",
         "climatology",
     ]
     lines = [

@@ -10,7 +10,9 @@ position alone does not say, such as a land cell's diurnal range. With ``cell_re
 linear map with each grid cell's own weights (``[cell, latent, output]``, zero at the start)
 is added to the shared output MLP: the cell-by-cell coefficients of a local regression, as
 Model Output Statistics fits one regression per station (Glahn and Lowry 1972), on top of the
-shared network. Two families share that skeleton:
+shared network. With ``cell_stencil = K`` each cell also gets its own linear regression on the
+inputs of its ``K`` nearest cells (:mod:`wx_models.cell_stencil`), so the network learns the
+residual of a local linear model. Two families share that skeleton:
 
 - ``gnn`` (GraphCast): MLP embeddings, interaction-network mappers and processor layers
   (:mod:`wx_models.interaction`), edge latents carried through the processor;
@@ -22,7 +24,7 @@ shared network. Two families share that skeleton:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import torch
@@ -31,6 +33,7 @@ from torch.utils.checkpoint import checkpoint
 from torch_geometric.data import HeteroData
 
 from wx_models.attention import GraphAttention
+from wx_models.cell_stencil import CellStencil, check_stencil_size
 from wx_models.graph import GRID, MESH, NODE_FEATURES, GraphBuffers
 from wx_models.interaction import InteractionLayer, InteractionMapper
 from wx_models.mlp import MLP
@@ -62,6 +65,8 @@ class EncoderProcessorDecoder(nn.Module):
         activation_checkpointing: bool = False,
         trainable_features: Mapping[str, int] | None = None,
         cell_readout: bool = False,
+        cell_stencil: int = 0,
+        stencil_channels: Sequence[int] | None = None,
     ) -> None:
         super().__init__()
         trainable = check_trainable_features(trainable_features)
@@ -92,6 +97,8 @@ class EncoderProcessorDecoder(nn.Module):
             "heads": heads,
             "trainable_features": trainable,
             "cell_readout": cell_readout,
+            "cell_stencil": cell_stencil,
+            "stencil_channels": None if stencil_channels is None else list(stencil_channels),
         }
         self.activation_checkpointing = activation_checkpointing
         self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
@@ -155,6 +162,19 @@ class EncoderProcessorDecoder(nn.Module):
             if cell_readout
             else None
         )  # [cell, latent, output]
+        # each cell's own regression on its nearest cells' inputs, zero at the start
+        size = check_stencil_size(cell_stencil, self.graph.num_grid)
+        self.cell_stencil = (
+            CellStencil(
+                positions=graph[GRID].x,
+                size=size,
+                input_size=input_size,
+                output_size=output_size,
+                stencil_channels=stencil_channels,
+            )
+            if size
+            else None
+        )
 
     def forward(self, grid_inputs: torch.Tensor) -> torch.Tensor:
         """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``."""
@@ -178,11 +198,13 @@ class EncoderProcessorDecoder(nn.Module):
         grid = self._run(self.decoder, mesh, grid, graph.decoder)  # [batch, cell, latent]
         grid = self.output_norm(grid)
         outputs = self.output_head(grid)  # [batch, cell, output]
-        if self.cell_readout is None:
-            return outputs
         # the graph's own cells: all of them, or a shard's owned ones (wx_models.sharding)
-        weights = self.cell_readout.index_select(0, graph.grid_ids)  # [cell, latent, output]
-        return outputs + torch.einsum("bcl,clo->bco", grid, weights.to(grid.dtype))
+        if self.cell_readout is not None:
+            weights = self.cell_readout.index_select(0, graph.grid_ids)  # [cell, latent, output]
+            outputs = outputs + torch.einsum("bcl,clo->bco", grid, weights.to(grid.dtype))
+        if self.cell_stencil is not None:
+            outputs = outputs + self.cell_stencil(grid_inputs, graph.grid_ids).to(outputs.dtype)
+        return outputs
 
     def static_features(self, name: str) -> torch.Tensor:
         """Position features ``[node, 4]`` of node set ``name``, then its trainable ones."""

@@ -19,6 +19,8 @@ out`` over these layers:
 | processor layer (x L) | M: C->2H; E_proc: C->H, H->C; M: 2C->H, H->C | M: C->C three times (q, k, v); E_proc: A->C twice, C->h, h->C; M: C->C (out), C->H, H->C |
 | decoder | M: C->H; G: C->H; E_dec: A->H; G: C+H+1->H, H->C | G: C->C (q); M: C->C twice (k, v); E_dec: A->C twice, C->h, h->C; G: C->C (out) |
 | output head | G: C->C, C->O | G: C->C, C->O |
+| cell readout (``cell_readout``) | G: C->O | G: C->O |
+| cell stencil (``cell_stencil`` K, S stencil channels of I inputs) | G: K S + I - S -> O, no input gradient | the same |
 
 Layers on the mesh embedding, the processor edge embedding and edge attributes are computed
 once per step, not per sample. The transformer's edge projections (``A->C``, per sample, with
@@ -152,6 +154,8 @@ def estimate_flops(
     batch: int = 1,
     trainable_features: dict[str, int] | None = None,
     cell_readout: bool = False,
+    cell_stencil: int = 0,
+    stencil_channels: list[int] | None = None,
 ) -> dict[str, dict[str, int] | int]:
     """Forward and backward matrix-multiply FLOPs of one step, per component and in total."""
     trainable = trainable_features or {}
@@ -173,6 +177,10 @@ def estimate_flops(
     layers["output_head"] = [Linear(G, C, C), Linear(G, C, output_size)]
     if cell_readout:  # one [latent, output] map per cell: the same count as a shared one
         layers["output_head"].append(Linear(G, C, output_size))
+    if cell_stencil:  # each cell's own map on its stencil's inputs (data: no input gradient)
+        channels = input_size if stencil_channels is None else len(stencil_channels)
+        features = cell_stencil * channels + input_size - channels
+        layers["cell_stencil"] = [Linear(G, features, output_size, input_gradient=False)]
     components = {
         name: {
             "forward": sum(item.forward(batch) for item in items),

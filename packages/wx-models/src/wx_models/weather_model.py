@@ -60,6 +60,7 @@ class WeatherModel(nn.Module):
         activation_checkpointing: bool = False,
         trainable_features: Mapping[str, int] | None = None,
         cell_readout: bool = False,
+        cell_stencil: int = 0,
         climatology: Sequence[str] = (),
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
@@ -97,6 +98,7 @@ class WeatherModel(nn.Module):
                 "activation_checkpointing": activation_checkpointing,
                 "trainable_features": check_trainable_features(trainable_features),
                 "cell_readout": cell_readout,
+                "cell_stencil": cell_stencil,
                 "climatology": list(climatology),
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
@@ -122,6 +124,13 @@ class WeatherModel(nn.Module):
             activation_checkpointing=activation_checkpointing,
             trainable_features=trainable_features,
             cell_readout=cell_readout,
+            cell_stencil=cell_stencil,
+            # the prognostic variables at every input step (step-major columns)
+            stencil_channels=[
+                step * len(inputs) + i
+                for step in range(input_steps)
+                for i in range(len(self.layout.prognostic))
+            ],
         )
         self._register_grid(graph, latitudes, longitudes)
         self.graph_tensors = graph_tensors(graph)

@@ -174,6 +174,7 @@ def _weather_model(config, view, layout, graph, statistics, normaliser) -> Weath
         activation_checkpointing=model_config.activation_checkpointing,
         trainable_features=_plain(model_config.trainable_features),
         cell_readout=model_config.cell_readout,
+        cell_stencil=model_config.cell_stencil,
         climatology=list(model_config.climatology),
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),

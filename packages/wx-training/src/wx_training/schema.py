@@ -90,6 +90,9 @@ class ModelConfig:
     trainable_features: TrainableFeaturesConfig = field(default_factory=TrainableFeaturesConfig)
     # A linear readout with each grid cell's own weights beside the shared output MLP.
     cell_readout: bool = False
+    # Each grid cell's own linear regression on the prognostic inputs of its nearest
+    # cell_stencil cells (itself included) and its own other inputs; 0: none.
+    cell_stencil: int = 0
     # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
     # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
     climatology: list[str] = field(default_factory=list)

@@ -250,6 +250,11 @@ def shard_model(
     network = find_network(model)
     if isinstance(network.graph, LocalGraph):
         raise PartitionError(f"{type(model).__name__} is already sharded")
+    if network.cell_stencil is not None and network.cell_stencil.size > 1:
+        raise PartitionError(
+            f"cell_stencil {network.cell_stencil.size} reads neighbouring cells' inputs, which a "
+            "shard does not hold: shard a model with cell_stencil 0 or 1"
+        )
     if plan.parts != groups.group_size:
         raise PartitionError(
             f"partition plan has {plan.parts} parts but the model group has "

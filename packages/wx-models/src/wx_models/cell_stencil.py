@@ -1,0 +1,117 @@
+"""A linear regression per grid cell on the inputs of its nearest cells, beside the network.
+
+With ``cell_stencil = K`` each grid cell ``c`` gets its own linear map, zero at the start and
+added to the network's raw output::
+
+    y[c] = b[c] + sum_k sum_s W[c, k, s] x[n(c, k), s] + sum_i V[c, i] x[c, i]
+
+where ``n(c, 0..K-1)`` are the ``K`` grid cells nearest to ``c`` (itself first; a k-d tree on
+unit vectors, so the stencil follows the sphere, not the array), ``s`` runs over the stencil
+channels (by default every input; :class:`~wx_models.weather_model.WeatherModel` gives its
+prognostic variables at every input step) and ``i`` over the cell's own other inputs (forcings,
+climatology). That is a locally connected layer (a convolution whose weights differ per
+position) and, trained alone, the local autoregression of Model Output Statistics, which fits
+one regression per station (Glahn and Lowry 1972). Beside the shared network it lets each cell
+keep the linear part of its own dynamics (its advection stencil, its diurnal range), and the
+network learns what is left.
+
+A shard of a sharded model (:mod:`wx_models.sharding`) holds only its own cells' inputs, so a
+stencil wider than the cell itself (``K > 1``) cannot be sharded; ``K = 1`` can.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+from torch import nn
+
+
+class CellStencilError(ValueError):
+    """A bad ``cell_stencil`` or stencil channel list."""
+
+
+def nearest_cells(positions: torch.Tensor, count: int) -> np.ndarray:
+    """``[cell, count]`` ids of each cell's ``count`` nearest cells (itself first) from
+    ``positions`` ``[cell, 2]`` (latitude, longitude in radians), by chord distance."""
+    lat, lon = positions.double().cpu().unbind(-1)
+    xyz = torch.stack([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], -1).numpy()
+    _, index = cKDTree(xyz).query(xyz, k=count)
+    index = np.asarray(index, dtype=np.int64).reshape(len(xyz), count)  # [cell, count]
+    # duplicate positions could put another cell first: the cell itself leads its stencil
+    own = np.arange(len(xyz))
+    if not np.array_equal(index[:, 0], own):
+        rest = [row[row != cell][: count - 1] for cell, row in zip(own, index, strict=True)]
+        index = np.concatenate([own[:, None], np.stack(rest)], axis=1)
+    return index
+
+
+def check_stencil_size(size: object, num_cells: int) -> int:
+    """``size`` as the number of stencil cells, 0 for none; CellStencilError otherwise."""
+    if isinstance(size, bool) or not isinstance(size, int) or not 0 <= size <= num_cells:
+        raise CellStencilError(
+            f"cell_stencil {size!r}: expected an integer from 0 (none) to the {num_cells} "
+            "grid cells"
+        )
+    return size
+
+
+class CellStencil(nn.Module):
+    """Each cell's own linear map from its stencil's inputs ``[batch, cell, input]`` to
+    ``[batch, cell, output]``; weights ``[cell, feature, output]`` and bias ``[cell, output]``
+    start at zero."""
+
+    def __init__(
+        self,
+        *,
+        positions: torch.Tensor,
+        size: int,
+        input_size: int,
+        output_size: int,
+        stencil_channels: Sequence[int] | None = None,
+    ) -> None:
+        super().__init__()
+        num_cells = int(positions.shape[0])
+        self.size = check_stencil_size(size, num_cells)
+        channels = list(range(input_size)) if stencil_channels is None else list(stencil_channels)
+        if not channels or any(
+            isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < input_size
+            for c in channels
+        ):
+            raise CellStencilError(
+                f"stencil_channels {stencil_channels!r}: expected input columns from 0 to "
+                f"{input_size - 1}"
+            )
+        own = [c for c in range(input_size) if c not in set(channels)]
+        self.num_features = size * len(channels) + len(own)
+        self.register_buffer("channels", torch.tensor(channels), persistent=False)
+        self.register_buffer("own_channels", torch.tensor(own, dtype=torch.long), persistent=False)
+        neighbours = torch.from_numpy(nearest_cells(positions, size))
+        self.register_buffer("neighbours", neighbours, persistent=False)  # [cell, size]
+        self.weight = nn.Parameter(torch.zeros(num_cells, self.num_features, output_size))
+        self.bias = nn.Parameter(torch.zeros(num_cells, output_size))  # [cell, output]
+
+    def features(self, inputs: torch.Tensor) -> torch.Tensor:
+        """``[batch, cell, feature]``: the stencil channels of each cell's stencil, then its own
+        other inputs."""
+        stencil = inputs.index_select(-1, self.channels)  # [batch, cell, channel]
+        if self.size > 1:
+            if inputs.shape[1] != self.neighbours.shape[0]:
+                raise CellStencilError(
+                    f"cell_stencil {self.size} reads neighbouring cells' inputs: expected all "
+                    f"{self.neighbours.shape[0]} cells, got {inputs.shape[1]} (a shard?)"
+                )
+            stencil = stencil[:, self.neighbours]  # [batch, cell, size, channel]
+            stencil = stencil.flatten(2)  # [batch, cell, size * channel]
+        own = inputs.index_select(-1, self.own_channels)  # [batch, cell, own]
+        return torch.cat([stencil, own], dim=-1)  # [batch, cell, feature]
+
+    def forward(self, inputs: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        """``[batch, cell, output]`` for the rows ``cells`` (global ids: a shard's owned cells,
+        or all of them) of ``inputs`` ``[batch, cell, input]``."""
+        features = self.features(inputs)
+        weight = self.weight.index_select(0, cells).to(features.dtype)  # [cell, feature, output]
+        bias = self.bias.index_select(0, cells).to(features.dtype)  # [cell, output]
+        return torch.einsum("bcf,cfo->bco", features, weight) + bias

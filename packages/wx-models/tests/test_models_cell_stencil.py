@@ -1,0 +1,133 @@
+"""Each cell's own regression on its nearest cells' inputs (``cell_stencil``): the stencil is the
+neighbourhood on the sphere, the map is the formula, it starts at zero, learns what a shared
+network cannot, and survives checkpoints; bad sizes and sharding a wide stencil are refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from wx_models import EncoderProcessorDecoder, load_checkpoint, save_checkpoint
+from wx_models.cell_stencil import CellStencil, CellStencilError, nearest_cells
+from wx_models.debug import random_graph, tiny_inputs, tiny_model_arguments, tiny_weather_model
+
+
+def lat_lon_grid(nlat: int, nlon: int, step: float) -> torch.Tensor:
+    """``[nlat * nlon, 2]`` radians of a regular grid centred on the equator, row-major."""
+    lat = (torch.arange(nlat, dtype=torch.float64) - (nlat - 1) / 2) * step
+    lon = torch.arange(nlon, dtype=torch.float64) * step
+    return torch.deg2rad(torch.cartesian_prod(lat, lon))
+
+
+def network(**overrides) -> EncoderProcessorDecoder:
+    torch.manual_seed(0)
+    arguments = {**tiny_model_arguments("gnn"), **overrides}
+    return EncoderProcessorDecoder(graph=random_graph(), input_size=6, output_size=3, **arguments)
+
+
+def test_the_stencil_of_an_equatorial_cell_is_its_block_of_neighbours():
+    nlat, nlon = 5, 7
+    index = nearest_cells(lat_lon_grid(nlat, nlon, 1.0), 9)
+    centre = 2 * nlon + 3  # row 2 (the equator), column 3
+    assert index[centre, 0] == centre  # the cell itself first
+    # the 4 edge neighbours (1 degree) come before the 4 corners (about 1.414 degrees)
+    edges = {centre - nlon, centre + nlon, centre - 1, centre + 1}
+    corners = {centre - nlon - 1, centre - nlon + 1, centre + nlon - 1, centre + nlon + 1}
+    assert set(index[centre, 1:5]) == edges
+    assert set(index[centre, 5:9]) == corners
+    assert (index[:, 0] == range(nlat * nlon)).all()
+
+
+def test_the_map_is_each_cells_regression_on_its_stencil():
+    positions = lat_lon_grid(3, 4, 2.0)
+    stencil = CellStencil(
+        positions=positions, size=3, input_size=4, output_size=2, stencil_channels=[0, 2]
+    )
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        stencil.weight.normal_(generator=generator)
+        stencil.bias.normal_(generator=generator)
+    x = torch.randn(2, 12, 4, generator=generator)  # [batch, cell, input]
+    cells = torch.arange(12)
+    y = stencil(x, cells)
+    neighbours = nearest_cells(positions, 3)
+    for c in range(12):
+        # features: channels 0 and 2 of the 3 stencil cells, then the cell's own 1 and 3
+        stacked = [x[:, int(n), ch] for n in neighbours[c] for ch in (0, 2)]
+        features = torch.stack([*stacked, x[:, c, 1], x[:, c, 3]], dim=-1)  # [batch, 8]
+        expected = features @ stencil.weight[c] + stencil.bias[c]  # [batch, output]
+        torch.testing.assert_close(y[:, c], expected)
+    assert stencil.weight.shape == (12, 3 * 2 + 2, 2)
+
+
+def test_a_network_with_a_stencil_starts_as_the_plain_one_and_trains_it():
+    plain, model = network(), network(cell_stencil=5)
+    x = torch.randn(2, model.graph.num_grid, 6)
+    torch.testing.assert_close(model(x), plain(x))  # zero at the start: the same network
+    counted = sum(p.numel() for p in model.parameters()) - sum(
+        p.numel() for p in plain.parameters()
+    )
+    assert counted == model.graph.num_grid * (5 * 6 * 3 + 3)  # weights and biases per cell
+    model(x).square().mean().backward()
+    assert model.cell_stencil.weight.grad.abs().sum() > 0
+
+
+def fit(model: EncoderProcessorDecoder, inputs, targets, steps: int = 150) -> float:
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimiser.zero_grad()
+        loss = (model(inputs) - targets).square().mean()
+        loss.backward()
+        optimiser.step()
+    return float(loss.detach())
+
+
+def test_the_stencil_learns_each_cells_own_upstream_neighbour():
+    # each cell's target is the input of one of its 3 nearest neighbours, a different one per
+    # cell and with its own sign: local advection that a shared network cannot tell apart
+    model = network(cell_stencil=4)
+    cells = model.graph.num_grid
+    generator = torch.Generator().manual_seed(4)
+    neighbours = model.cell_stencil.neighbours
+    choice = torch.randint(1, 4, (cells,), generator=generator)
+    upstream = neighbours[torch.arange(cells), choice]  # [cell]
+    sign = torch.where(torch.rand(cells, generator=generator) < 0.5, -1.0, 1.0)
+    inputs = torch.randn(16, cells, 6, generator=generator)  # [batch, cell, input]
+    targets = (sign[:, None] * inputs[:, upstream, :1]).expand(-1, -1, 3)  # [batch, cell, out]
+    assert fit(model, inputs, targets) < 0.2 * fit(network(), inputs, targets)
+
+
+@pytest.mark.parametrize(
+    ("size", "message"),
+    [(-1, "cell_stencil -1"), ("9", "cell_stencil '9'"), (True, "cell_stencil True"), (49, "49")],
+)
+def test_bad_stencil_sizes_name_the_key(size, message):
+    with pytest.raises(CellStencilError, match=message):
+        network(cell_stencil=size)
+
+
+def test_bad_stencil_channels():
+    with pytest.raises(CellStencilError, match=r"stencil_channels \[7\]"):
+        network(cell_stencil=2, stencil_channels=[7])
+
+
+def test_weather_model_stencil_reads_the_prognostic_variables_at_every_step(tmp_path):
+    model = tiny_weather_model("gnn", cell_stencil=4).eval()
+    inputs = len(model.input_variables)
+    prognostic = len(model.prognostic_variables)
+    expected = [s * inputs + i for s in range(model.input_steps) for i in range(prognostic)]
+    assert model.network.cell_stencil.channels.tolist() == expected
+    with torch.no_grad():
+        model.network.cell_stencil.weight.normal_(std=0.1)
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["cell_stencil"] == 4
+    x = tiny_inputs(model, batch=2)
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+        assert not torch.equal(loaded(x), tiny_weather_model("gnn").eval()(x))
+
+
+def test_a_one_cell_stencil_is_the_cells_own_inputs():
+    index = nearest_cells(lat_lon_grid(2, 3, 1.0), 1)
+    assert index.ravel().tolist() == list(range(6))
