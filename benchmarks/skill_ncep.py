@@ -11,7 +11,7 @@ End to end, with the command-line tools a user would run:
    25 x 53 domain from the initial state alone; and ``forced``, on ``graph=ncep_air``, whose
    outer ring of four grid points is forced with the analysis at every step (only the 765
    interior points are predicted). Each in two stages: the packaged config ``ncep_air_skill``
-   (3000 steps, rollouts of up to 6 steps), then ``ncep_air_skill_rollout`` from its weights
+   (1400 steps, rollouts of up to 6 steps), then ``ncep_air_skill_rollout`` from its weights
    (200 steps on 12-step rollouts);
 3. forecasts from every 00 and 12 UTC of 2014 to 120 h (``wx-inference run
    examples/inference/ncep-skill.yaml``): 720 initial times, 2014-01-01T00 to 2014-12-26T12,
