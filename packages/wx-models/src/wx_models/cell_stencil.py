@@ -15,6 +15,12 @@ one regression per station (Glahn and Lowry 1972). Beside the shared network it 
 keep the linear part of its own dynamics (its advection stencil, its diurnal range), and the
 network learns what is left.
 
+:meth:`CellStencil.fit` sets the weights to the ridge regression (Hoerl and Kennard 1970) of
+given targets on the features, cell by cell, from normal equations accumulated over batches
+(:class:`NormalEquations`); the penalty is ``ridge`` times each feature's variance, so it does not
+depend on the features' units. :meth:`wx_models.WeatherModel.fit_cell_stencil` fits it to the
+network's raw targets and zeroes the shared output layer: the model starts as the regression.
+
 A shard of a sharded model (:mod:`wx_models.sharding`) holds only its own cells' inputs, so a
 stencil wider than the cell itself (``K > 1``) cannot be sharded; ``K = 1`` can.
 """
@@ -56,6 +62,44 @@ def check_stencil_size(size: object, num_cells: int) -> int:
             "grid cells"
         )
     return size
+
+
+STENCIL_RIDGE = 0.01  # times each feature's variance
+
+
+class NormalEquations:
+    """Per-cell sums for a ridge regression with an intercept, accumulated batch by batch."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.gram: torch.Tensor | None = None  # [cell, feature + 1, feature + 1]
+        self.moment: torch.Tensor | None = None  # [cell, feature + 1, output]
+
+    def add(self, features: torch.Tensor, targets: torch.Tensor) -> None:
+        """Add ``features`` ``[sample, cell, feature]`` and ``targets`` ``[sample, cell, output]``."""
+        ones = features.new_ones(*features.shape[:2], 1)
+        design = torch.cat([features, ones], dim=-1).double()  # [sample, cell, feature + 1]
+        gram = torch.einsum("scf,scg->cfg", design, design)
+        moment = torch.einsum("scf,sco->cfo", design, targets.double())
+        self.gram = gram if self.gram is None else self.gram + gram
+        self.moment = moment if self.moment is None else self.moment + moment
+        self.count += features.shape[0]
+
+    def solve(self, ridge: float = STENCIL_RIDGE) -> tuple[torch.Tensor, torch.Tensor]:
+        """Weights ``[cell, feature, output]`` and intercepts ``[cell, output]``; the intercept is
+        not penalised."""
+        if self.gram is None or self.count < 2:
+            raise CellStencilError("cell_stencil fit: expected at least 2 samples")
+        mean = self.gram[:, -1, :-1] / self.count  # [cell, feature]
+        target_mean = self.moment[:, -1] / self.count  # [cell, output]
+        covariance = self.gram[:, :-1, :-1] / self.count - mean[:, :, None] * mean[:, None, :]
+        cross = self.moment[:, :-1] / self.count - mean[:, :, None] * target_mean[:, None, :]
+        variance = covariance.diagonal(dim1=1, dim2=2).clamp_min(0)  # [cell, feature]
+        # constant features get a unit penalty: their centred column is zero, their weight too
+        penalty = ridge * torch.where(variance > 1e-12, variance, torch.ones_like(variance))
+        weight = torch.linalg.solve(covariance + torch.diag_embed(penalty), cross)
+        bias = target_mean - torch.einsum("cf,cfo->co", mean, weight)
+        return weight, bias
 
 
 class CellStencil(nn.Module):
@@ -107,6 +151,18 @@ class CellStencil(nn.Module):
             stencil = stencil.flatten(2)  # [batch, cell, size * channel]
         own = inputs.index_select(-1, self.own_channels)  # [batch, cell, own]
         return torch.cat([stencil, own], dim=-1)  # [batch, cell, feature]
+
+    @torch.no_grad()
+    def fit(self, equations: NormalEquations, *, ridge: float = STENCIL_RIDGE) -> None:
+        """Set the weights and biases to the ridge regression of ``equations``."""
+        weight, bias = equations.solve(ridge)
+        if weight.shape != self.weight.shape:
+            raise CellStencilError(
+                f"cell_stencil fit: weights {tuple(weight.shape)}, expected "
+                f"{tuple(self.weight.shape)}"
+            )
+        self.weight.copy_(weight.to(self.weight.dtype))
+        self.bias.copy_(bias.to(self.bias.dtype))
 
     def forward(self, inputs: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
         """``[batch, cell, output]`` for the rows ``cells`` (global ids: a shard's owned cells,

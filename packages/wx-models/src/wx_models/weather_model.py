@@ -19,7 +19,7 @@ All constructor arguments but the graph and the grid coordinates are plain JSON 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +28,7 @@ from torch import nn
 from torch_geometric.data import HeteroData
 
 from wx_models.bounding import OutputBounding
+from wx_models.cell_stencil import STENCIL_RIDGE, CellStencilError, NormalEquations
 from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError, HarmonicClimatology
 from wx_models.encode_process_decode import EncoderProcessorDecoder, check_trainable_features
 from wx_models.graph import GRID, check_graph
@@ -300,6 +301,50 @@ class WeatherModel(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Next step ``[batch, cell, output_variable]`` from ``[batch, input_steps, cell, input_variable]``."""
+        raw = self.network(self.network_inputs(x)).float()  # [batch, cell, output_variable]
+        last = x[:, -1].index_select(-1, self.residual_index)  # [batch, cell, output_variable]
+        outputs = raw * self.output_scale + self.output_offset
+        outputs = torch.where(self.residual_mask, outputs + last, outputs)
+        return self.bounding(outputs, raw)
+
+    def raw_targets(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The network output ``[batch, cell, output_variable]`` that gives the next step ``y``
+        from ``x`` (before bounds): the inverse of the output transform."""
+        last = x[:, -1].index_select(-1, self.residual_index)  # [batch, cell, output_variable]
+        return (
+            y - torch.where(self.residual_mask, last, 0.0) - self.output_offset
+        ) / self.output_scale
+
+    @torch.no_grad()
+    def fit_cell_stencil(
+        self, samples: Iterable[tuple[torch.Tensor, torch.Tensor]], *, ridge: float = STENCIL_RIDGE
+    ) -> int:
+        """Start the model as each cell's ridge regression (:mod:`wx_models.cell_stencil`).
+
+        ``samples`` yields inputs ``x`` ``[batch, input_steps, cell, input_variable]`` and next
+        states ``y`` ``[batch, cell, output_variable]``. The stencil is fitted to the raw targets
+        and the shared output layer (and the cell readout) set to zero, so the model's output is
+        the regression's until training moves them. Returns the number of samples used.
+        """
+        stencil = self.network.cell_stencil
+        if stencil is None:
+            raise CellStencilError("fit_cell_stencil: the model has no cell_stencil")
+        equations = NormalEquations()
+        for x, y in samples:
+            self.check_inputs(x)
+            features = stencil.features(self.network_inputs(x))  # [batch, cell, feature]
+            equations.add(features, self.raw_targets(x, y))
+        stencil.fit(equations, ridge=ridge)
+        head = self.network.output_head.output
+        head.weight.zero_()
+        head.bias.zero_()
+        if self.network.cell_readout is not None:
+            self.network.cell_readout.zero_()
+        return equations.count
+
+    def network_inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """The network's inputs ``[batch, cell, input]`` from ``[batch, input_steps, cell,
+        input_variable]``: normalised steps, then the climatology if the model has one."""
         self.check_inputs(x)
         batch = x.shape[0]
         normalised = self.input_normaliser.normalise(
@@ -313,11 +358,7 @@ class WeatherModel(nn.Module):
             climate = self.climatology(x[:, -1], self.network.graph.grid_ids)
             climate = (climate - self.climatology_offset) / self.climatology_scale
             stacked = torch.cat([stacked, climate.to(stacked.dtype)], dim=-1)
-        raw = self.network(stacked).float()  # [batch, cell, output_variable]
-        last = x[:, -1].index_select(-1, self.residual_index)  # [batch, cell, output_variable]
-        outputs = raw * self.output_scale + self.output_offset
-        outputs = torch.where(self.residual_mask, outputs + last, outputs)
-        return self.bounding(outputs, raw)
+        return stacked
 
     def advance_history(
         self, history: torch.Tensor, prediction: torch.Tensor, forcings: torch.Tensor | None

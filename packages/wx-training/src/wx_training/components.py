@@ -27,11 +27,13 @@ from wx_training.data import (
     window_starts,
 )
 from wx_training.losses import WeightedMSE, node_weights, variable_weights
+from wx_training.rollout import Rollout
 from wx_utils.dates import frequency_to_string, frequency_to_timedelta64
 
 LOG = logging.getLogger(__name__)
 
 FORCING_STATISTICS_DATES = 400  # dates sampled to compute the statistics of computed forcings
+STENCIL_BATCH = 64  # windows per batch of the cell_stencil fit
 CLIMATOLOGY_DATES = 1464  # training dates the harmonic climatology is fitted to (a year, 6-hourly)
 
 
@@ -151,6 +153,8 @@ def build_model(
         raise ClimatologyError(f"config key model.{error}") from None
     if model.climatology is not None:
         fit_climatology(model, view, train_dates, member=config.data.member)
+    if model.network.cell_stencil is not None and model_config.cell_stencil_fit:
+        fit_cell_stencil(model, view, layout, train_dates, member=config.data.member)
     return model
 
 
@@ -201,6 +205,35 @@ def fit_climatology(model: WeatherModel, view: Any, dates: np.ndarray, *, member
         climatology.variables,
         len(picks),
         {name: round(value, 4) for name, value in residual.items()},
+    )
+
+
+def fit_cell_stencil(
+    model: WeatherModel, view: Any, layout: VariableLayout, starts: np.ndarray, *, member: int
+) -> None:
+    """Start the model as each cell's ridge regression on the one-step training windows that
+    begin at the dates ``starts`` (:meth:`wx_models.WeatherModel.fit_cell_stencil`)."""
+    dates = np.asarray(view.dates).astype("datetime64[s]")
+    windows = WindowDataset(
+        view=view,
+        layout=layout,
+        member=member,
+        window=model.input_steps + 1,
+        starts=np.searchsorted(dates, starts),
+    )
+    rollout = Rollout.for_model(model, layout.sample_variables, None)
+
+    def samples():
+        for first in range(0, len(windows), STENCIL_BATCH):
+            picks = range(first, min(first + STENCIL_BATCH, len(windows)))
+            fields = torch.stack([windows[i]["fields"] for i in picks])  # [batch, time, cell, var]
+            yield rollout.history(fields), rollout.target(fields, 0)
+
+    count = model.fit_cell_stencil(samples())
+    LOG.info(
+        "cell_stencil %d: each cell's ridge regression fitted on %d training windows",
+        model.network.cell_stencil.size,
+        count,
     )
 
 

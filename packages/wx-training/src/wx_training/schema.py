@@ -93,6 +93,9 @@ class ModelConfig:
     # Each grid cell's own linear regression on the prognostic inputs of its nearest
     # cell_stencil cells (itself included) and its own other inputs; 0: none.
     cell_stencil: int = 0
+    # Start the stencil as each cell's ridge regression on the training windows (and the
+    # shared output layer at zero), not at zero.
+    cell_stencil_fit: bool = True
     # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
     # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
     climatology: list[str] = field(default_factory=list)
