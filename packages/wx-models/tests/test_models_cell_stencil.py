@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wx_models import EncoderProcessorDecoder, load_checkpoint, save_checkpoint
-from wx_models.cell_stencil import CellStencil, CellStencilError, nearest_cells
+from wx_models.cell_stencil import CellStencil, CellStencilError, NormalEquations, nearest_cells
 from wx_models.debug import random_graph, tiny_inputs, tiny_model_arguments, tiny_weather_model
 
 
@@ -131,3 +131,54 @@ def test_weather_model_stencil_reads_the_prognostic_variables_at_every_step(tmp_
 def test_a_one_cell_stencil_is_the_cells_own_inputs():
     index = nearest_cells(lat_lon_grid(2, 3, 1.0), 1)
     assert index.ravel().tolist() == list(range(6))
+
+
+def test_normal_equations_recover_a_regression_batch_by_batch():
+    generator = torch.Generator().manual_seed(2)
+    features = torch.randn(60, 4, 3, generator=generator)  # [sample, cell, feature]
+    features[..., 2] = 1.5  # a constant feature: centred away, its weight is zero
+    weight = torch.randn(4, 3, 2, generator=generator)  # [cell, feature, output]
+    weight[:, 2] = 0.0
+    bias = torch.randn(4, 2, generator=generator)
+    targets = torch.einsum("scf,cfo->sco", features, weight) + bias
+    equations = NormalEquations()
+    for part in (slice(0, 25), slice(25, 60)):
+        equations.add(features[part], targets[part])
+    fitted_weight, fitted_bias = equations.solve(ridge=1e-12)
+    assert equations.count == 60
+    torch.testing.assert_close(fitted_weight.float(), weight, atol=1e-5, rtol=0)
+    torch.testing.assert_close(fitted_bias.float(), bias, atol=1e-5, rtol=0)
+    # a heavy penalty shrinks the weights to nothing and the intercept to the targets' mean
+    shrunk_weight, shrunk_bias = equations.solve(ridge=1e9)
+    assert shrunk_weight.abs().max() < 1e-6
+    torch.testing.assert_close(shrunk_bias.float(), targets.mean(0), atol=1e-5, rtol=0)
+    with pytest.raises(CellStencilError, match="at least 2 samples"):
+        NormalEquations().solve()
+
+
+def test_a_fitted_model_starts_as_each_cells_regression():
+    graph = random_graph()
+    truth = tiny_weather_model("gnn", graph=graph, cell_stencil=3, bounding=[]).eval()
+    generator = torch.Generator().manual_seed(5)
+    with torch.no_grad():  # a model whose output is exactly a regression per cell
+        truth.network.cell_stencil.weight.normal_(std=0.3, generator=generator)
+        truth.network.cell_stencil.bias.normal_(generator=generator)
+        truth.network.output_head.output.weight.zero_()
+        truth.network.output_head.output.bias.zero_()
+    with torch.no_grad():
+        samples = [(x, truth(x)) for x in (tiny_inputs(truth, batch=32, seed=s) for s in range(3))]
+    model = tiny_weather_model(
+        "gnn", graph=graph, seed=1, cell_stencil=3, cell_readout=True, bounding=[]
+    )
+    assert model.fit_cell_stencil(samples, ridge=1e-12) == 96
+    stencil = model.network.cell_stencil
+    torch.testing.assert_close(stencil.weight, truth.network.cell_stencil.weight, atol=1e-4, rtol=0)
+    torch.testing.assert_close(stencil.bias, truth.network.cell_stencil.bias, atol=1e-4, rtol=0)
+    # the shared output layer and the readout are zero: the model is the regression
+    assert not model.network.output_head.output.weight.any()
+    assert not model.network.cell_readout.any()
+    x = tiny_inputs(model, batch=2, seed=9)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), truth(x), atol=1e-3, rtol=1e-4)
+    with pytest.raises(CellStencilError, match="has no cell_stencil"):
+        tiny_weather_model("gnn").fit_cell_stencil(samples)

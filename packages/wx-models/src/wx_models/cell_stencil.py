@@ -96,7 +96,7 @@ class NormalEquations:
         cross = self.moment[:, :-1] / self.count - mean[:, :, None] * target_mean[:, None, :]
         variance = covariance.diagonal(dim1=1, dim2=2).clamp_min(0)  # [cell, feature]
         # constant features get a unit penalty: their centred column is zero, their weight too
-        penalty = ridge * torch.where(variance > 1e-12, variance, torch.ones_like(variance))
+        penalty = torch.where(variance > 1e-12, ridge * variance, torch.ones_like(variance))
         weight = torch.linalg.solve(covariance + torch.diag_embed(penalty), cross)
         bias = target_mean - torch.einsum("cf,cfo->co", mean, weight)
         return weight, bias
