@@ -10,7 +10,13 @@ import torch
 from torch_geometric.data import HeteroData
 
 from wx_models import EncoderProcessorDecoder, GraphError, WeatherModel
-from wx_models.debug import random_graph, tiny_inputs, tiny_model_arguments, tiny_weather_model
+from wx_models.debug import (
+    fit_one_batch,
+    random_graph,
+    tiny_inputs,
+    tiny_model_arguments,
+    tiny_weather_model,
+)
 from wx_models.graph import receiver_chunks
 
 FAMILIES = ["gnn", "transformer"]
@@ -166,18 +172,7 @@ def fit_per_cell_targets(trainable: dict[str, int], steps: int = 150) -> float:
     # a value per cell, uncorrelated with the cells' positions: a shuffled smooth field
     targets = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
     targets = targets.view(1, cells, 1).expand(2, cells, 3)  # [batch, cell, output]
-    return fit(model, torch.zeros(2, cells, 6), targets, steps)
-
-
-def fit(model: EncoderProcessorDecoder, inputs, targets, steps: int) -> float:
-    """Final MSE after ``steps`` Adam steps on one batch."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        optimizer.zero_grad()
-        loss = (model(inputs) - targets).square().mean()
-        loss.backward()
-        optimizer.step()
-    return float(loss.detach())
+    return fit_one_batch(model, torch.zeros(2, cells, 6), targets, steps=steps)
 
 
 def test_trainable_features_learn_what_the_position_does_not_say():
@@ -215,7 +210,7 @@ def fit_per_cell_slopes(cell_readout: bool, steps: int = 200) -> float:
     slopes = torch.linspace(-1.0, 1.0, cells)[torch.randperm(cells, generator=generator)]
     inputs = torch.randn(8, cells, 6, generator=generator)  # [batch, cell, input]
     targets = (slopes[:, None] * inputs[..., :1]).expand(-1, -1, 3)  # [batch, cell, output]
-    return fit(model, inputs, targets, steps)
+    return fit_one_batch(model, inputs, targets, steps=steps)
 
 
 def test_cell_readout_learns_a_slope_per_cell():

@@ -9,7 +9,13 @@ import torch
 
 from wx_models import EncoderProcessorDecoder, load_checkpoint, save_checkpoint
 from wx_models.cell_stencil import CellStencil, CellStencilError, NormalEquations, nearest_cells
-from wx_models.debug import random_graph, tiny_inputs, tiny_model_arguments, tiny_weather_model
+from wx_models.debug import (
+    fit_one_batch,
+    random_graph,
+    tiny_inputs,
+    tiny_model_arguments,
+    tiny_weather_model,
+)
 
 
 def lat_lon_grid(nlat: int, nlon: int, step: float) -> torch.Tensor:
@@ -72,16 +78,6 @@ def test_a_network_with_a_stencil_starts_as_the_plain_one_and_trains_it():
     assert model.cell_stencil.weight.grad.abs().sum() > 0
 
 
-def fit(model: EncoderProcessorDecoder, inputs, targets, steps: int = 150) -> float:
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        optimiser.zero_grad()
-        loss = (model(inputs) - targets).square().mean()
-        loss.backward()
-        optimiser.step()
-    return float(loss.detach())
-
-
 def test_the_stencil_learns_each_cells_own_upstream_neighbour():
     # each cell's target is the input of one of its 3 nearest neighbours, a different one per
     # cell and with its own sign: local advection that a shared network cannot tell apart
@@ -94,7 +90,9 @@ def test_the_stencil_learns_each_cells_own_upstream_neighbour():
     sign = torch.where(torch.rand(cells, generator=generator) < 0.5, -1.0, 1.0)
     inputs = torch.randn(16, cells, 6, generator=generator)  # [batch, cell, input]
     targets = (sign[:, None] * inputs[:, upstream, :1]).expand(-1, -1, 3)  # [batch, cell, out]
-    assert fit(model, inputs, targets) < 0.2 * fit(network(), inputs, targets)
+    assert fit_one_batch(model, inputs, targets, steps=150) < 0.2 * fit_one_batch(
+        network(), inputs, targets, steps=150
+    )
 
 
 @pytest.mark.parametrize(

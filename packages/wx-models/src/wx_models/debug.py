@@ -194,3 +194,16 @@ def tiny_inputs(model, *, batch: int = 2, seed: int = 0) -> torch.Tensor:
     offset = model.input_normaliser.offset
     scale = model.input_normaliser.scale
     return noise * scale + offset  # [batch, input_steps, cell, input_variable]
+
+
+def fit_one_batch(
+    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor, *, steps: int
+) -> float:
+    """Final MSE after ``steps`` Adam steps (lr 0.01) on one batch: what a model can learn."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = (model(inputs) - targets).square().mean()
+        loss.backward()
+        optimizer.step()
+    return float(loss.detach())
