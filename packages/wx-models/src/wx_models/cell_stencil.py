@@ -34,6 +34,8 @@ import torch
 from scipy.spatial import cKDTree
 from torch import nn
 
+from wx_graphs.sphere import lat_lon_to_xyz
+
 
 class CellStencilError(ValueError):
     """A bad ``cell_stencil`` or stencil channel list."""
@@ -42,8 +44,8 @@ class CellStencilError(ValueError):
 def nearest_cells(positions: torch.Tensor, count: int) -> np.ndarray:
     """``[cell, count]`` ids of each cell's ``count`` nearest cells (itself first) from
     ``positions`` ``[cell, 2]`` (latitude, longitude in radians), by chord distance."""
-    lat, lon = positions.double().cpu().unbind(-1)
-    xyz = torch.stack([lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()], -1).numpy()
+    degrees = torch.rad2deg(positions.double().cpu()).numpy()  # [cell, 2]
+    xyz = lat_lon_to_xyz(degrees[:, 0], degrees[:, 1])  # [cell, 3]
     _, index = cKDTree(xyz).query(xyz, k=count)
     index = np.asarray(index, dtype=np.int64).reshape(len(xyz), count)  # [cell, count]
     # duplicate positions could put another cell first: the cell itself leads its stencil
