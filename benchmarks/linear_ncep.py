@@ -3,7 +3,7 @@
 
 For each grid cell, a ridge regression (Hoerl and Kennard 1970) predicts the 6 h air-temperature
 anomaly from the anomalies of the 5 x 5 neighbouring cells at the last 5 steps (t-24 h .. t)
-and the 13 annual and diurnal harmonics of the valid time that wx_models' climatology input
+and the annual and diurnal harmonics of the valid time that wx_models' climatology input
 uses (:func:`wx_models.climatology.harmonic_basis`): one regression per cell, as Model Output
 Statistics fits one per station (Glahn and Lowry 1972), but used autoregressively like the
 networks: each step's prediction joins the history of the next. Fitted on 2013, it forecasts
@@ -51,12 +51,15 @@ FIRST_INIT, LAST_INIT = (
 )
 
 
-def harmonics(dates: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray) -> np.ndarray:
-    """``[time, lat, lon, 13]``: the basis of wx_models' harmonic climatology (annual and diurnal
-    terms in the time of year and the local solar time) at ``dates`` on the grid ``[lat, lon]``."""
+def harmonics(
+    dates: np.ndarray, latitudes: np.ndarray, longitudes: np.ndarray, *, annual_harmonics: int
+) -> np.ndarray:
+    """``[time, lat, lon, term]``: the basis of wx_models' harmonic climatology (annual and
+    diurnal terms in the time of year and the local solar time) at ``dates`` on the grid."""
     angles = compute_forcings(ANGLE_FORCINGS, dates, latitudes.ravel(), longitudes.ravel())
-    basis = harmonic_basis(*torch.as_tensor(angles, dtype=torch.float64).unbind(1))
-    return basis.numpy().reshape(len(dates), *latitudes.shape, -1)  # [time, cell, 13] -> grid
+    angles_t = torch.as_tensor(angles, dtype=torch.float64)
+    basis = harmonic_basis(*angles_t.unbind(1), annual_harmonics=annual_harmonics)
+    return basis.numpy().reshape(len(dates), *latitudes.shape, -1)  # [time, cell, term] -> grid
 
 
 def stencils(history: np.ndarray) -> np.ndarray:
@@ -71,7 +74,7 @@ def stencils(history: np.ndarray) -> np.ndarray:
 
 def features(history: np.ndarray, seasonal: np.ndarray) -> np.ndarray:
     """Stencils of the history and the valid time's harmonics ``seasonal`` ``[sample, lat, lon,
-    13]``: ``[sample, lat, lon, feature]``."""
+    term]``: ``[sample, lat, lon, feature]``."""
     return np.concatenate([stencils(history), seasonal], axis=-1)
 
 
@@ -79,7 +82,7 @@ def fit(
     anomaly: np.ndarray, seasonal: np.ndarray, dates: np.ndarray, *, pooled: bool = False
 ) -> np.ndarray:
     """Per-cell ridge coefficients ``[lat, lon, feature]`` for one 6 h step, on 2013, from the
-    anomalies and harmonics (``[time, lat, lon, 13]``) at ``dates``.
+    anomalies and harmonics (``[time, lat, lon, term]``) at ``dates``.
 
     ``pooled``: one set of coefficients fitted to all cells together (shared, like a network's
     weights), repeated for every cell.
@@ -150,6 +153,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPOSITORY.parent / "skill-runs" / "linear")
     parser.add_argument("--dataset", type=Path, default=None, help="default: OUTPUT/ncep-air.zarr")
     parser.add_argument("--pooled", action="store_true", help="one regression for all cells")
+    parser.add_argument(
+        "--annual-harmonics", type=int, default=1, help="annual harmonics of the basis (1)"
+    )
     arguments = parser.parse_args()
     arguments.output = arguments.output.resolve()
     arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
@@ -166,7 +172,12 @@ def main() -> None:
         f"fitting {'one ridge regression for all cells' if arguments.pooled else 'a ridge regression per cell'} on 2013"
     )
     latitudes = np.asarray(view.latitudes).reshape(view.grid_shape)
-    seasonal = harmonics(dates, latitudes, np.asarray(view.longitudes).reshape(view.grid_shape))
+    seasonal = harmonics(
+        dates,
+        latitudes,
+        np.asarray(view.longitudes).reshape(view.grid_shape),
+        annual_harmonics=arguments.annual_harmonics,
+    )
     coefficients = fit(anomaly, seasonal, dates, pooled=arguments.pooled)
     name = "linear-pooled" if arguments.pooled else "linear"
     hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
@@ -190,6 +201,7 @@ def main() -> None:
                     "input_steps": INPUT_STEPS,
                     "ridge": RIDGE,
                     "pooled": arguments.pooled,
+                    "annual_harmonics": arguments.annual_harmonics,
                 },
                 "climatology_period": CLIMATOLOGY_PERIOD,
                 "machine": machine(),

@@ -12,7 +12,7 @@ End to end, with the command-line tools a user would run:
    outer ring of four grid points is forced with the analysis at every step (only the 765
    interior points are predicted). Each in two stages: the packaged config ``ncep_air_skill``
    (1400 steps, rollouts of up to 6 steps), then ``ncep_air_skill_rollout`` from its weights
-   (200 steps on 12-step rollouts);
+   (200 steps on 20-step rollouts, the whole 120 h horizon);
 3. forecasts from every 00 and 12 UTC of 2014 to 120 h (``wx-inference run
    examples/inference/ncep-skill.yaml``): 720 initial times, 2014-01-01T00 to 2014-12-26T12,
    the last whose 120 h window the data still cover (they end on 2014-12-31T18);
@@ -159,7 +159,7 @@ def train(variant: str, arguments: argparse.Namespace) -> dict:
     """Train one variant in two stages; returns the wall time and the stage-2 checkpoint.
 
     Stage 1 (``ncep_air_skill``) trains from scratch on rollouts of up to 6 steps; stage 2
-    (``ncep_air_skill_rollout``) goes on from its weights on 12-step rollouts.
+    (``ncep_air_skill_rollout``) goes on from its weights on 20-step rollouts.
     """
     graph = f"graph={GRAPHS[variant]}"
     first = train_config(

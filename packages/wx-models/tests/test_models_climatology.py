@@ -9,10 +9,10 @@ import torch
 from wx_models import load_checkpoint, save_checkpoint
 from wx_models.climatology import (
     ANGLE_FORCINGS,
-    TERMS,
     ClimatologyError,
     HarmonicClimatology,
     harmonic_basis,
+    harmonic_terms,
 )
 from wx_models.debug import TINY_STATISTICS, random_graph, tiny_model_arguments
 from wx_models.weather_model import WeatherModel
@@ -40,22 +40,53 @@ def angles(dates: np.ndarray, latitudes, longitudes) -> np.ndarray:
     )  # [time, cell, 4]
 
 
-def test_fit_recovers_the_coefficients_of_a_harmonic_field():
+@pytest.mark.parametrize("annual_harmonics", [1, 2, 3])
+def test_fit_recovers_the_coefficients_of_a_harmonic_field(annual_harmonics):
     latitudes, longitudes = grid()
     # 3-hourly: 6-hourly dates see the semidiurnal pair (cos 2L, sin 2L) as one function
     dates = np.arange("2013-01-01T00", "2014-01-01T00", 3, dtype="datetime64[h]")
     forcing = angles(dates, latitudes, longitudes)  # [time, cell, 4]
     generator = torch.Generator().manual_seed(0)
-    truth = torch.randn(CELLS, 1, TERMS, generator=generator, dtype=torch.float64)
-    basis = harmonic_basis(*torch.as_tensor(forcing).unbind(-1))  # [time, cell, 13]
+    terms = harmonic_terms(annual_harmonics)
+    truth = torch.randn(CELLS, 1, terms, generator=generator, dtype=torch.float64)
+    basis = harmonic_basis(*torch.as_tensor(forcing).unbind(-1), annual_harmonics=annual_harmonics)
     noise = 0.1 * np.random.default_rng(1).normal(size=(dates.size, CELLS, 1))
     values = torch.einsum("tck,cvk->tcv", basis, truth).numpy() + noise  # [time, cell, 1]
     climatology = HarmonicClimatology(
-        variables=["t"], num_cells=CELLS, angle_columns=[0, 1, 2, 3], step_seconds=21600
+        variables=["t"],
+        num_cells=CELLS,
+        angle_columns=[0, 1, 2, 3],
+        step_seconds=21600,
+        annual_harmonics=annual_harmonics,
     )
+    assert climatology.coefficients.shape == (CELLS, 1, terms)
     residual = climatology.fit(values, forcing)
     assert residual["t"] == pytest.approx(0.1, rel=0.05)  # the noise, and only the noise
     np.testing.assert_allclose(climatology.coefficients.double(), truth, atol=0.02)
+
+
+def test_the_basis_is_the_formula():
+    year, local = torch.linspace(0, 6.2, 50, dtype=torch.float64), torch.linspace(3, -2, 50)
+    local = local.double()
+    cos_j, sin_j, cos_l, sin_l = year.cos(), year.sin(), local.cos(), local.sin()
+    diurnal = [
+        local.cos(),
+        local.sin(),
+        (2 * local).cos(),
+        (2 * local).sin(),
+        year.cos() * local.cos(),
+        year.sin() * local.cos(),
+        year.cos() * local.sin(),
+        year.sin() * local.sin(),
+    ]
+    for harmonics in (1, 2, 3):
+        annual = [f(k * year) for k in range(1, harmonics + 1) for f in (torch.cos, torch.sin)]
+        expected = torch.stack([torch.ones_like(year), *annual, *diurnal], dim=-1)
+        basis = harmonic_basis(cos_j, sin_j, cos_l, sin_l, annual_harmonics=harmonics)
+        assert basis.shape == (50, harmonic_terms(harmonics)) == (50, 9 + 2 * harmonics)
+        torch.testing.assert_close(basis, expected, rtol=0, atol=1e-12)
+    # the default is the 13-term basis of the first checkpoints
+    assert harmonic_basis(cos_j, sin_j, cos_l, sin_l).shape == (50, 13)
 
 
 def test_the_value_one_step_later_is_the_value_at_the_later_date():
@@ -135,7 +166,24 @@ def test_the_model_reads_its_climatology_and_saves_it(tmp_path):
         assert torch.equal(loaded(x), warmer)
 
 
+def test_one_annual_harmonic_model_saves_and_loads(tmp_path):
+    model = climatology_model(climatology_harmonics=1).eval()
+    assert model.climatology.coefficients.shape == (CELLS, 1, 11)
+    torch.nn.init.normal_(model.climatology.coefficients)
+    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
+    x = model_inputs(model, dates)
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["climatology_harmonics"] == 1
+    assert loaded.climatology.annual_harmonics == 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
 def test_climatology_errors_name_what_is_wrong():
+    for bad in (0, 1.5, True):
+        with pytest.raises(ClimatologyError, match=f"climatology_harmonics {bad!r}"):
+            climatology_model(climatology_harmonics=bad)
     with pytest.raises(ClimatologyError, match="'cos_julian_day' is not a prognostic variable"):
         climatology_model(climatology=["cos_julian_day"])
     variables = {"t": "prognostic", "cos_julian_day": "forcing", "sin_julian_day": "forcing"}

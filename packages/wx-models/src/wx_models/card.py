@@ -126,6 +126,7 @@ def _configuration_section(metadata: Mapping[str, Any]) -> list[str]:
         "cell_readout",
         "cell_stencil",
         "climatology",
+        "climatology_harmonics",
     ]
     lines = [
         "## Configuration",

@@ -29,7 +29,12 @@ from torch_geometric.data import HeteroData
 
 from wx_models.bounding import OutputBounding
 from wx_models.cell_stencil import STENCIL_RIDGE, CellStencilError, NormalEquations
-from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError, HarmonicClimatology
+from wx_models.climatology import (
+    ANGLE_FORCINGS,
+    ANNUAL_HARMONICS,
+    ClimatologyError,
+    HarmonicClimatology,
+)
 from wx_models.encode_process_decode import EncoderProcessorDecoder, check_trainable_features
 from wx_models.graph import GRID, check_graph
 from wx_models.normalisation import Normaliser, check_kind, tendency_affine
@@ -63,6 +68,7 @@ class WeatherModel(nn.Module):
         cell_readout: bool = False,
         cell_stencil: int = 0,
         climatology: Sequence[str] = (),
+        climatology_harmonics: int = ANNUAL_HARMONICS,
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
         grid_shape: Sequence[int] | None = None,
@@ -101,6 +107,7 @@ class WeatherModel(nn.Module):
                 "cell_readout": cell_readout,
                 "cell_stencil": cell_stencil,
                 "climatology": list(climatology),
+                "climatology_harmonics": climatology_harmonics,
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
         )
@@ -110,7 +117,7 @@ class WeatherModel(nn.Module):
         self.output_normaliser = Normaliser.for_states(outputs, kinds, stats)
         self._register_output_transform(outputs, kinds, stats, residual_names)
         self.bounding = OutputBounding(rules=bounding, outputs=outputs, residual=residual_names)
-        self.climatology = self._climatology(climatology, stats)
+        self.climatology = self._climatology(climatology, stats, climatology_harmonics)
         extra = 0 if self.climatology is None else 2 * len(self.climatology.variables)
         self.network = EncoderProcessorDecoder(
             graph=graph,
@@ -160,7 +167,7 @@ class WeatherModel(nn.Module):
         return [name for name in self.layout.prognostic if name in set(residual)]
 
     def _climatology(
-        self, names: Sequence[str], stats: Mapping[str, Mapping[str, float]]
+        self, names: Sequence[str], stats: Mapping[str, Mapping[str, float]], harmonics: int
     ) -> HarmonicClimatology | None:
         """The harmonic climatology input of prognostic ``names`` (None without any)."""
         if isinstance(names, str):
@@ -188,6 +195,7 @@ class WeatherModel(nn.Module):
             num_cells=self.num_cells,
             angle_columns=[inputs.index(name) for name in ANGLE_FORCINGS],
             step_seconds=self.frequency.total_seconds(),
+            annual_harmonics=harmonics,
         )
 
     def _check_grid_shape(self, grid_shape: Sequence[int] | None) -> None:

@@ -180,6 +180,7 @@ def _weather_model(config, view, layout, graph, statistics, normaliser) -> Weath
         cell_readout=model_config.cell_readout,
         cell_stencil=model_config.cell_stencil,
         climatology=list(model_config.climatology),
+        climatology_harmonics=model_config.climatology_harmonics,
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),
         grid_shape=list(view.grid_shape) if view.grid_shape else None,

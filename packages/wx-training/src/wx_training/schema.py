@@ -99,6 +99,9 @@ class ModelConfig:
     # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
     # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
     climatology: list[str] = field(default_factory=list)
+    # Annual harmonics of that climatology (>= 1): 2 (the seasonal cycle and its overtone);
+    # 1 when the training data are a single year, whose overtone would fit its own weather.
+    climatology_harmonics: int = 2
     # Per-variable normaliser: mean-std | min-max | none; computed forcings default to none.
     normaliser: NormaliserConfig = field(default_factory=NormaliserConfig)
     # Prognostic variables predicted as a full state instead of a tendency (residual).
