@@ -86,3 +86,5 @@ def test_inspect_describes_the_checkpoint(ncep_checkpoint, capsys):
     description = json.loads(capsys.readouterr().out)
     assert description["graph"]["nodes"]["data"] == 1325
     assert description["architecture"]["latent_size"] == 16
+    # what the model was built with, defaults included
+    assert description["architecture"]["climatology_harmonics"] == 2

@@ -112,6 +112,7 @@ def test_card(checkpoint, tmp_path):
     assert "| loss | 0.25 |" in card and "| t_850 | 1.1 |" in card
     assert "regular, shape 6 x 8" in card and "edge set `data->hidden`: 144 edges" in card
     assert '"lr": 0.001' in card
+    assert "- climatology: []" in card and "- climatology_harmonics: 2" in card
 
 
 def test_user_errors_exit_with_status_2(checkpoint, tmp_path, capsys):

@@ -50,7 +50,9 @@ def test_a_required_key_left_unset_is_an_error_not_the_schema_default():
         REQUIRED["ncep_air_skill_rollout"], config_name="ncep_air_skill_rollout"
     )
     assert config.fork.checkpoint == "stage1/inference-last.safetensors"
-    assert config.training.rollout.start == 12 and config.model.latent_size == 64
+    assert config.training.rollout.start == 20 and config.model.latent_size == 64
+    # stage 2 inherits stage 1's model: a climatology of the seasonal cycle alone
+    assert config.model.climatology_harmonics == 1
     # resuming the fork run needs no source: the training checkpoint holds the weights
     resumed = compose_config(["resume=runs/stage2"], config_name="ncep_air_skill_rollout")
     assert resumed.fork.checkpoint is None and resumed.resume == "runs/stage2"

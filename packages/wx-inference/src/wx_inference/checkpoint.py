@@ -107,6 +107,7 @@ def describe_checkpoint(path: str | Path) -> dict[str, Any]:
                 "cell_readout",
                 "cell_stencil",
                 "climatology",
+                "climatology_harmonics",
             )
         },
         "parameters": model.get("parameters"),
