@@ -15,6 +15,7 @@ from wx_models.climatology import (
     harmonic_terms,
 )
 from wx_models.debug import TINY_STATISTICS, random_graph, tiny_model_arguments
+from wx_models.variables import VariableError
 from wx_models.weather_model import WeatherModel
 
 CELLS = 48  # random_graph's grid nodes
@@ -207,3 +208,35 @@ def test_climatology_keeps_float64_under_bf16_autocast():
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         values = climatology(forcing)
     torch.testing.assert_close(values, torch.full_like(values, 288.3), rtol=0, atol=1e-4)
+
+
+def test_withheld_forcings_reach_the_climatology_but_not_the_network(tmp_path):
+    withheld = ["cos_julian_day", "sin_julian_day"]
+    model = climatology_model(withheld_forcings=withheld, cell_stencil=1).eval()
+    plain = climatology_model(cell_stencil=1).eval()
+    # 2 input steps of 5 variables, less the 2 withheld, plus the climatology now and later
+    assert model.network.sizes["input_size"] == 2 * 3 + 2
+    assert plain.network.sizes["input_size"] == 2 * 5 + 2
+    torch.nn.init.normal_(model.network.cell_stencil.weight)
+    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
+    x = model_inputs(model, dates)
+    autumn = x.clone()
+    autumn[..., 2] = -x[..., 2]  # cos_julian_day: 1 May -> a date in autumn, same local time
+    with torch.no_grad():
+        model.climatology.coefficients.zero_()
+        model.climatology.coefficients[:, 0, 0] = 280.0  # a climatology without seasons
+        assert torch.equal(model(x), model(autumn))  # the network does not see the date
+        plain.climatology.coefficients.copy_(model.climatology.coefficients)
+        assert not torch.equal(plain(x), plain(autumn))
+        model.climatology.coefficients[:, 0, 1] = 5.0  # + 5 K cos(year angle): seasons
+        assert not torch.equal(model(x), model(autumn))  # ... which the climatology reads
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["withheld_forcings"] == withheld
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def test_withheld_forcings_must_be_forcings():
+    with pytest.raises(VariableError, match=r"withheld_forcings: \['t'\] are not forcings"):
+        climatology_model(withheld_forcings=["t"])

@@ -69,6 +69,7 @@ class WeatherModel(nn.Module):
         cell_stencil: int = 0,
         climatology: Sequence[str] = (),
         climatology_harmonics: int = ANNUAL_HARMONICS,
+        withheld_forcings: Sequence[str] = (),
         latitudes: np.ndarray | torch.Tensor | None = None,
         longitudes: np.ndarray | torch.Tensor | None = None,
         grid_shape: Sequence[int] | None = None,
@@ -108,6 +109,7 @@ class WeatherModel(nn.Module):
                 "cell_stencil": cell_stencil,
                 "climatology": list(climatology),
                 "climatology_harmonics": climatology_harmonics,
+                "withheld_forcings": list(withheld_forcings),
                 "grid_shape": None if grid_shape is None else [int(n) for n in grid_shape],
             }
         )
@@ -119,9 +121,10 @@ class WeatherModel(nn.Module):
         self.bounding = OutputBounding(rules=bounding, outputs=outputs, residual=residual_names)
         self.climatology = self._climatology(climatology, stats, climatology_harmonics)
         extra = 0 if self.climatology is None else 2 * len(self.climatology.variables)
+        columns = self._network_columns(withheld_forcings)
         self.network = EncoderProcessorDecoder(
             graph=graph,
-            input_size=input_steps * len(inputs) + extra,
+            input_size=input_steps * len(columns) + extra,
             output_size=len(outputs),
             family=family,
             latent_size=latent_size,
@@ -135,7 +138,7 @@ class WeatherModel(nn.Module):
             cell_stencil=cell_stencil,
             # the prognostic variables at every input step (step-major columns)
             stencil_channels=[
-                step * len(inputs) + i
+                step * len(columns) + i
                 for step in range(input_steps)
                 for i in range(len(self.layout.prognostic))
             ],
@@ -144,6 +147,22 @@ class WeatherModel(nn.Module):
         self.graph_tensors = graph_tensors(graph)
 
     # -- construction helpers -------------------------------------------------------------
+    def _network_columns(self, withheld: Sequence[str]) -> list[int]:
+        """The input columns the network sees: all but the ``withheld`` forcings (which the
+        climatology may still read). Prognostic variables come first, so their columns stay."""
+        if isinstance(withheld, str):
+            raise VariableError("withheld_forcings: expected a list of forcing names")
+        unknown = [name for name in withheld if name not in self.layout.forcing]
+        if unknown:
+            raise VariableError(
+                f"withheld_forcings: {unknown} are not forcings of the model (forcings: "
+                f"{list(self.layout.forcing)})"
+            )
+        columns = [i for i, name in enumerate(self.input_variables) if name not in set(withheld)]
+        self.register_buffer("network_columns", torch.as_tensor(columns), persistent=False)
+        self.withheld_forcings = list(withheld)
+        return columns
+
     def _normaliser_kinds(self, normaliser: str | Mapping[str, str]) -> dict[str, str]:
         names = self.layout.roles()
         if isinstance(normaliser, str):
@@ -352,12 +371,16 @@ class WeatherModel(nn.Module):
 
     def network_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """The network's inputs ``[batch, cell, input]`` from ``[batch, input_steps, cell,
-        input_variable]``: normalised steps, then the climatology if the model has one."""
+        input_variable]``: normalised steps (less the withheld forcings), then the climatology
+        if the model has one."""
         self.check_inputs(x)
         batch = x.shape[0]
         normalised = self.input_normaliser.normalise(
             x
         )  # [batch, input_steps, cell, input_variable]
+        if self.withheld_forcings:
+            # [batch, input_steps, cell, input_variable] -> [..., seen_variable]
+            normalised = normalised.index_select(-1, self.network_columns)
         stacked = normalised.permute(0, 2, 1, 3).reshape(
             batch, self.num_cells, -1
         )  # [batch, cell, input_steps * input_variable]

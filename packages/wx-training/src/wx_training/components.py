@@ -181,6 +181,7 @@ def _weather_model(config, view, layout, graph, statistics, normaliser) -> Weath
         cell_stencil=model_config.cell_stencil,
         climatology=list(model_config.climatology),
         climatology_harmonics=model_config.climatology_harmonics,
+        withheld_forcings=list(model_config.withheld_forcings),
         latitudes=np.asarray(view.latitudes),
         longitudes=np.asarray(view.longitudes),
         grid_shape=list(view.grid_shape) if view.grid_shape else None,

@@ -102,6 +102,10 @@ class ModelConfig:
     # Annual harmonics of that climatology (>= 1): 2 (the seasonal cycle and its overtone);
     # 1 when the training data are a single year, whose overtone would fit its own weather.
     climatology_harmonics: int = 2
+    # Forcings the network does not see; the climatology still reads them. Withholding
+    # cos/sin_julian_day leaves the season to the climatology input alone, so a network trained
+    # on one year cannot learn that year's weather as a function of the date.
+    withheld_forcings: list[str] = field(default_factory=list)
     # Per-variable normaliser: mean-std | min-max | none; computed forcings default to none.
     normaliser: NormaliserConfig = field(default_factory=NormaliserConfig)
     # Prognostic variables predicted as a full state instead of a tendency (residual).
