@@ -25,7 +25,7 @@ def synthetic_ar(rate, seed: int):
     latitudes, longitudes = np.meshgrid(
         np.linspace(60, 30, 6), np.linspace(230, 290, 7), indexing="ij"
     )
-    return anomaly, linear.harmonics(dates, latitudes, longitudes), dates
+    return anomaly, linear.harmonics(dates, latitudes, longitudes, annual_harmonics=2), dates
 
 
 def test_stencils_read_each_cells_neighbours_with_repeated_edges():
@@ -76,9 +76,28 @@ def test_pooled_fit_shares_one_set_of_coefficients():
 def test_harmonics_are_the_climatology_basis_at_local_time():
     dates = np.array(["2013-06-21T12:00"], dtype="datetime64[s]")
     latitudes, longitudes = np.array([[40.0, 40.0]]), np.array([[0.0, 180.0]])
-    basis = linear.harmonics(dates, latitudes, longitudes)  # [time, lat, lon, 13]
-    assert basis.shape == (1, 1, 2, 13)
+    basis = linear.harmonics(dates, latitudes, longitudes, annual_harmonics=2)
+    assert basis.shape == (1, 1, 2, 13)  # [time, lat, lon, term]
     np.testing.assert_allclose(basis[..., 0], 1.0)  # the constant
     # 12 UTC is local noon at 0 E and local midnight at 180 E: opposite diurnal cosines
     np.testing.assert_allclose(np.abs(basis[0, 0, :, 5]), 1.0, atol=1e-6)
     np.testing.assert_allclose(basis[0, 0, 0, 5], -basis[0, 0, 1, 5], atol=1e-6)
+    # the benchmark's default, one annual harmonic: 11 terms, the diurnal ones two columns on
+    one = linear.harmonics(dates, latitudes, longitudes, annual_harmonics=1)
+    assert one.shape == (1, 1, 2, 11)
+    np.testing.assert_array_equal(one[..., :3], basis[..., :3])
+    np.testing.assert_array_equal(one[..., 3:], basis[..., 5:])
+
+
+def test_date_memory_correlation_is_the_weighted_uncentred_correlation():
+    memory = pytest.importorskip("ncep_date_memory")
+    generator = np.random.default_rng(3)
+    a = generator.normal(size=(20, 5))  # [sample, cell]
+    b = generator.normal(size=(20, 5))
+    weights = np.array([0.1, 0.2, 0.3, 0.2, 0.2])
+    assert memory.correlation(a, a, weights) == pytest.approx(1.0)
+    assert memory.correlation(a, -2 * a, weights) == pytest.approx(-1.0)
+    expected = (a * b * weights).sum() / np.sqrt((a * a * weights).sum() * (b * b * weights).sum())
+    assert memory.correlation(a, b, weights) == pytest.approx(expected)
+    # uncentred: a constant offset is part of the anomaly, not removed
+    assert memory.correlation(a + 10, b + 10, weights) > 0.9
