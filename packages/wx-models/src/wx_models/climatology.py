@@ -17,8 +17,8 @@ have, which are the hours the model steps through.
 
 Fitted to a single year, each annual overtone also fits that year's own slow weather (a cold
 month, a warm season), which is not climate: a model trained to relax towards it learns that
-the year's anomalies die out, and carries that year's weather into the next. Epstein (1991)
-keeps the harmonics that are significant over many years; with one year of training data,
+the year's anomalies die out, and carries that year's weather into the next. Climatologies are
+fitted to many years, where the overtones average out; with one year of training data,
 ``annual_harmonics=1`` (the seasonal cycle alone) is the safer choice.
 
 The model reads ``J`` and ``L`` from its own forcing inputs (``cos_julian_day``,
@@ -40,14 +40,14 @@ from torch import nn
 
 ANGLE_FORCINGS = ("cos_julian_day", "sin_julian_day", "cos_local_time", "sin_local_time")
 ANNUAL_HARMONICS = 2  # the default: the annual cycle and its first overtone
-TERMS = 13  # basis functions with the default annual harmonics
 RIDGE = 1e-4  # relative to the mean diagonal of the normal equations
 SECONDS_PER_DAY = 86400.0
 DAYS_PER_YEAR = 365.2425  # the step's rotation of the year angle (the forcings use 365 or 366)
 
 
 class ClimatologyError(ValueError):
-    """A climatology that cannot be built: a missing forcing or a non-prognostic variable."""
+    """A climatology that cannot be built: a missing forcing, a non-prognostic variable or a
+    bad number of annual harmonics."""
 
 
 def harmonic_terms(annual_harmonics: int = ANNUAL_HARMONICS) -> int:
