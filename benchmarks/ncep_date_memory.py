@@ -3,17 +3,18 @@
 
 A model trained on a single year can learn that year's slow weather (a cold fortnight, a warm
 month) as a function of the date, and forecast it again a year later. For each lead time this
-prints two anomaly correlations (uncentred, area-weighted, as WeatherBench 2's ACC; Rasp et al.
-2024) of the forecast anomaly ``f'``:
+prints two anomaly correlations of the forecast anomaly ``f'`` (uncentred and area-weighted like
+WeatherBench 2's ACC, Rasp et al. 2024, but pooled over all forecasts instead of averaged per
+initial time):
 
 - with the truth anomaly it forecasts, ``o'`` (2014): the skill;
 - with the truth anomaly of the training year on the same calendar day and hour, ``o'_2013``
   (365 days earlier): the memory. The two years' anomalies are themselves uncorrelated, so a
   forecast correlated with ``o'_2013`` carries 2013's weather, which is noise in 2014.
 
-Anomalies are taken from each cell's least-squares fit to 2013 of the constant, one annual
-harmonic and the diurnal terms of :func:`wx_models.climatology.harmonic_basis` (one annual
-harmonic: a smooth seasonal cycle that leaves 2013's slow weather in the anomalies).
+Anomalies are taken from each cell's harmonic climatology fitted to 2013 with
+:class:`wx_models.climatology.HarmonicClimatology` (one annual harmonic: a smooth seasonal cycle
+that leaves 2013's slow weather in the anomalies).
 
 Prints one JSON line on stdout (progress on stderr).
 Usage: uv run python benchmarks/ncep_date_memory.py FORECAST.zarr [...] [--dataset PATH]
@@ -28,28 +29,37 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 import xarray as xr
-from linear_ncep import TRAIN_END, VARIABLE, harmonics
+from linear_ncep import TRAIN_END, VARIABLE
 from skill_ncep import REPOSITORY, log, machine
 
+from wx_datasets.forcings import compute_forcings
 from wx_datasets.view import StoreView
+from wx_models.climatology import ANGLE_FORCINGS, HarmonicClimatology, harmonic_basis
 
 LEADS_HOURS = (24, 72, 120)
 YEAR = np.timedelta64(365, "D")  # 2013 and 2014 are common years: same calendar day
 
 
 def climatology_fit(view: StoreView, truth: np.ndarray, dates: np.ndarray) -> np.ndarray:
-    """``[time, cell]``: each cell's least-squares fit to 2013 of one annual harmonic and the
-    diurnal terms, at every date of the store."""
-    latitudes = np.asarray(view.latitudes).reshape(1, -1)  # [1, cell]: a one-row "grid"
-    longitudes = np.asarray(view.longitudes).reshape(1, -1)
-    basis = harmonics(dates, latitudes, longitudes, annual_harmonics=1)[:, 0]  # [time, cell, term]
+    """``[time, cell]``: each cell's harmonic climatology (one annual harmonic and the diurnal
+    terms) fitted to 2013, at every date of the store."""
+    latitudes = np.asarray(view.latitudes)
+    angles = compute_forcings(ANGLE_FORCINGS, dates, latitudes, np.asarray(view.longitudes))
+    angles = np.moveaxis(angles, 1, -1).astype(np.float64)  # [time, 4, cell] -> [time, cell, 4]
+    climatology = HarmonicClimatology(
+        variables=[VARIABLE],
+        num_cells=truth.shape[1],
+        angle_columns=range(4),
+        step_seconds=float((dates[1] - dates[0]).astype(np.int64)),
+        annual_harmonics=1,
+    )
     train = dates < TRAIN_END
-    fitted = np.empty_like(truth)
-    for cell in range(truth.shape[1]):
-        coefficients, *_ = np.linalg.lstsq(basis[train, cell], truth[train, cell], rcond=None)
-        fitted[:, cell] = basis[:, cell] @ coefficients
-    return fitted
+    climatology.fit(truth[train, :, None], angles[train])
+    basis = harmonic_basis(*torch.as_tensor(angles).unbind(-1), annual_harmonics=1)
+    coefficients = climatology.coefficients.double()[:, 0]  # [cell, term]
+    return torch.einsum("tck,ck->tc", basis, coefficients).numpy()  # [time, cell]
 
 
 def correlation(a: np.ndarray, b: np.ndarray, weights: np.ndarray) -> float:
