@@ -120,7 +120,24 @@ def forecast(
     return np.stack(leads, axis=1)
 
 
-def write_forecast(path: Path, view: StoreView, values: np.ndarray, inits: np.ndarray) -> Path:
+def init_indices(dates: np.ndarray) -> np.ndarray:
+    """Store indices of the skill benchmark's 720 initial times: 00 and 12 UTC of 2014 to
+    2014-12-26T12, the last whose 120 h window the data cover."""
+    hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
+    return np.flatnonzero((dates >= FIRST_INIT) & (dates <= LAST_INIT) & (hours % 12 == 0))
+
+
+def write_forecast(
+    path: Path,
+    view: StoreView,
+    values: np.ndarray,
+    inits: np.ndarray,
+    *,
+    model: str,
+    arguments: dict,
+    input_steps: int,
+) -> Path:
+    """Write ``values`` ``[init, lead, cell]`` as a complete wx forecast (zarr) at ``path``."""
     step = (view.dates[1] - view.dates[0]).astype("timedelta64[s]")
     layout = ForecastLayout(
         variables=(VARIABLE,),
@@ -134,11 +151,11 @@ def write_forecast(path: Path, view: StoreView, values: np.ndarray, inits: np.nd
             "format": FORECAST_FORMAT,
             "format_version": FORECAST_FORMAT_VERSION,
             "checkpoint": None,
-            "model": "per-cell ridge autoregression (benchmarks/linear_ncep.py)",
+            "model": model,
             "fitted_on": "2013",
-            "arguments": {"radius": RADIUS, "input_steps": INPUT_STEPS, "ridge": RIDGE},
+            "arguments": arguments,
             "time_step": "6h",
-            "input_steps": INPUT_STEPS,
+            "input_steps": input_steps,
         },
     )
     with ZarrForecastWriter(path=path, layout=layout, overwrite=True) as writer:
@@ -180,15 +197,24 @@ def main() -> None:
     )
     coefficients = fit(anomaly, seasonal, dates, pooled=arguments.pooled)
     name = "linear-pooled" if arguments.pooled else "linear"
-    hours = (dates - dates.astype("datetime64[D]")).astype(np.int64) // 3600
-    inits = np.flatnonzero((dates >= FIRST_INIT) & (dates <= LAST_INIT) & (hours % 12 == 0))
+    inits = init_indices(dates)
     log(f"forecasting {inits.size} initial times to {6 * LEAD_STEPS} h")
     values = forecast(anomaly, seasonal, coefficients, inits) * scale + mean[None, None]
+    settings = {
+        "radius": RADIUS,
+        "input_steps": INPUT_STEPS,
+        "ridge": RIDGE,
+        "pooled": arguments.pooled,
+        "annual_harmonics": arguments.annual_harmonics,
+    }
     path = write_forecast(
         arguments.output / "forecasts" / f"{name}.zarr",
         view,
-        values.reshape(*values.shape[:2], -1),
+        values.reshape(*values.shape[:2], -1),  # [init, lead, lat, lon] -> [init, lead, cell]
         inits,
+        model="per-cell ridge autoregression (benchmarks/linear_ncep.py)",
+        arguments=settings,
+        input_steps=INPUT_STEPS,
     )
     table = rmse_table(score(path, arguments.output / "scores" / name, arguments))
     print(
@@ -196,13 +222,7 @@ def main() -> None:
             {
                 "benchmark": "linear_ncep",
                 "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "model": {
-                    "radius": RADIUS,
-                    "input_steps": INPUT_STEPS,
-                    "ridge": RIDGE,
-                    "pooled": arguments.pooled,
-                    "annual_harmonics": arguments.annual_harmonics,
-                },
+                "model": settings,
                 "climatology_period": CLIMATOLOGY_PERIOD,
                 "machine": machine(),
                 "rmse_K_full_domain": table,
