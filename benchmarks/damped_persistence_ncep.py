@@ -29,17 +29,21 @@ Usage: uv run python benchmarks/damped_persistence_ncep.py [--output DIR] [--dat
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-from linear_ncep import LEAD_STEPS, TRAIN_END, VARIABLE, init_indices, write_forecast
+from linear_ncep import (
+    LEAD_STEPS,
+    TRAIN_END,
+    VARIABLE,
+    init_indices,
+    open_store,
+    report,
+    write_forecast,
+)
 from ncep_date_memory import climatology_fit
-from skill_ncep import CLIMATOLOGY_PERIOD, ensure_dataset, log, machine, rmse_table, score
-
-from wx_datasets.view import StoreView
+from skill_ncep import log, rmse_table, score
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL = "damped anomaly persistence (benchmarks/damped_persistence_ncep.py)"
@@ -73,11 +77,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPOSITORY.parent / "skill-runs" / "damped")
     parser.add_argument("--dataset", type=Path, default=None, help="default: OUTPUT/ncep-air.zarr")
     arguments = parser.parse_args()
-    arguments.output = arguments.output.resolve()
-    arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
     started = time.perf_counter()
-    ensure_dataset(arguments.dataset, arguments.output / "logs")
-    view = StoreView(arguments.dataset)
+    view = open_store(arguments)
     dates = np.asarray(view.dates).astype("datetime64[s]")
     truth = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
     truth = truth.astype(np.float64)  # [time, cell]
@@ -88,29 +89,18 @@ def main() -> None:
     betas = damping(anomaly, weights, dates < TRAIN_END)
     inits = init_indices(dates)
     log(f"forecasting {inits.size} initial times to {6 * LEAD_STEPS} h")
+    settings = {"annual_harmonics": 1, "betas": [round(float(b), 4) for b in betas]}
     path = write_forecast(
         arguments.output / "forecasts" / "damped-persistence.zarr",
         view,
         forecast(anomaly, climatology, betas, inits),
         inits,
         model=MODEL,
-        arguments={"annual_harmonics": 1, "betas": [round(float(b), 4) for b in betas]},
+        arguments=settings,
         input_steps=1,
     )
     table = rmse_table(score(path, arguments.output / "scores" / "damped-persistence", arguments))
-    print(
-        json.dumps(
-            {
-                "benchmark": "damped_persistence_ncep",
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "model": {"annual_harmonics": 1, "betas": [round(float(b), 3) for b in betas]},
-                "climatology_period": CLIMATOLOGY_PERIOD,
-                "machine": machine(),
-                "rmse_K_full_domain": table,
-                "total_wall_s": round(time.perf_counter() - started, 1),
-            }
-        )
-    )
+    report("damped_persistence_ncep", settings, table, started)
 
 
 if __name__ == "__main__":

@@ -165,6 +165,32 @@ def write_forecast(
         return writer.close()  # marks it complete and moves it into place
 
 
+def open_store(arguments: argparse.Namespace) -> StoreView:
+    """Resolve ``--output`` and ``--dataset`` (default OUTPUT/ncep-air.zarr), build the store if
+    it is missing, and open it."""
+    arguments.output = arguments.output.resolve()
+    arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
+    ensure_dataset(arguments.dataset, arguments.output / "logs")
+    return StoreView(arguments.dataset)
+
+
+def report(benchmark: str, settings: dict, table: dict, started: float) -> None:
+    """Print the reference's one JSON line: its settings and its full-domain RMSE table."""
+    print(
+        json.dumps(
+            {
+                "benchmark": benchmark,
+                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "model": settings,
+                "climatology_period": CLIMATOLOGY_PERIOD,
+                "machine": machine(),
+                "rmse_K_full_domain": table,
+                "total_wall_s": round(time.perf_counter() - started, 1),
+            }
+        )
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=REPOSITORY.parent / "skill-runs" / "linear")
@@ -174,11 +200,8 @@ def main() -> None:
         "--annual-harmonics", type=int, default=1, help="annual harmonics of the basis (1)"
     )
     arguments = parser.parse_args()
-    arguments.output = arguments.output.resolve()
-    arguments.dataset = (arguments.dataset or arguments.output / "ncep-air.zarr").resolve()
     started = time.perf_counter()
-    ensure_dataset(arguments.dataset, arguments.output / "logs")
-    view = StoreView(arguments.dataset)
+    view = open_store(arguments)
     dates = np.asarray(view.dates).astype("datetime64[s]")
     fields = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
     grid = fields.reshape(len(dates), *view.grid_shape).astype(np.float64)  # [time, lat, lon]
@@ -217,19 +240,7 @@ def main() -> None:
         input_steps=INPUT_STEPS,
     )
     table = rmse_table(score(path, arguments.output / "scores" / name, arguments))
-    print(
-        json.dumps(
-            {
-                "benchmark": "linear_ncep",
-                "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "model": settings,
-                "climatology_period": CLIMATOLOGY_PERIOD,
-                "machine": machine(),
-                "rmse_K_full_domain": table,
-                "total_wall_s": round(time.perf_counter() - started, 1),
-            }
-        )
-    )
+    report("linear_ncep", settings, table, started)
 
 
 if __name__ == "__main__":
