@@ -36,16 +36,14 @@ import numpy as np
 from linear_ncep import (
     LEAD_STEPS,
     TRAIN_END,
-    VARIABLE,
     init_indices,
     open_store,
     report,
     write_forecast,
 )
-from ncep_date_memory import climatology_fit
-from skill_ncep import log, rmse_table, score
+from ncep_date_memory import air_truth, climatology_fit
+from skill_ncep import REPOSITORY, log, rmse_table, score
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 MODEL = "damped anomaly persistence (benchmarks/damped_persistence_ncep.py)"
 
 
@@ -79,9 +77,7 @@ def main() -> None:
     arguments = parser.parse_args()
     started = time.perf_counter()
     view = open_store(arguments)
-    dates = np.asarray(view.dates).astype("datetime64[s]")
-    truth = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
-    truth = truth.astype(np.float64)  # [time, cell]
+    dates, truth = air_truth(view)
     log("fitting each cell's seasonal and diurnal cycle and the damping per lead to 2013")
     climatology = climatology_fit(view, truth, dates)  # [time, cell]
     anomaly = truth - climatology

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from skill_ncep import CLIMATOLOGY_PERIOD, ensure_dataset, log, machine, rmse_table, score
+from skill_ncep import (
+    CLIMATOLOGY_PERIOD,
+    REPOSITORY,
+    ensure_dataset,
+    log,
+    machine,
+    rmse_table,
+    score,
+)
 
 from wx_datasets.forcings import compute_forcings
 from wx_datasets.view import StoreView
@@ -38,7 +46,6 @@ from wx_inference.output import (
 )
 from wx_models.climatology import ANGLE_FORCINGS, harmonic_basis
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 VARIABLE = "air"
 RADIUS = 2  # a (2 * RADIUS + 1)^2 stencil of cells
 INPUT_STEPS = 5  # t-24 h .. t

@@ -42,6 +42,13 @@ LEADS_HOURS = (24, 72, 120)
 YEAR = np.timedelta64(365, "D")  # 2013 and 2014 are common years: same calendar day
 
 
+def air_truth(view: StoreView) -> tuple[np.ndarray, np.ndarray]:
+    """The store's dates (datetime64[s]) and its air temperature ``[time, cell]`` (float64)."""
+    dates = np.asarray(view.dates).astype("datetime64[s]")
+    truth = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
+    return dates, truth.astype(np.float64)  # [time, cell]
+
+
 def climatology_fit(view: StoreView, truth: np.ndarray, dates: np.ndarray) -> np.ndarray:
     """``[time, cell]``: each cell's harmonic climatology (one annual harmonic and the diurnal
     terms) fitted to 2013, at every date of the store."""
@@ -117,9 +124,7 @@ def main() -> None:
     arguments = parser.parse_args()
     started = time.perf_counter()
     view = StoreView(arguments.dataset)
-    dates = np.asarray(view.dates).astype("datetime64[s]")
-    truth = np.asarray(view[0 : len(view)])[:, view.name_to_index[VARIABLE], 0, :]
-    truth = truth.astype(np.float64)  # [time, cell]
+    dates, truth = air_truth(view)
     log("fitting each cell's seasonal and diurnal cycle to 2013")
     fitted = climatology_fit(view, truth, dates)
     anomaly = truth - fitted
