@@ -240,3 +240,74 @@ def test_withheld_forcings_reach_the_climatology_but_not_the_network(tmp_path):
 def test_withheld_forcings_must_be_forcings():
     with pytest.raises(VariableError, match=r"withheld_forcings: \['t'\] are not forcings"):
         climatology_model(withheld_forcings=["t"])
+
+
+JULIAN = ["cos_julian_day", "sin_julian_day"]
+
+
+def test_the_stencil_basis_reaches_the_stencil_but_not_the_network(tmp_path):
+    model = climatology_model(withheld_forcings=JULIAN, cell_stencil=1, cell_stencil_basis=True)
+    model.eval()
+    # the network's inputs are those of the model without the basis: 2 steps of 3, 2 climatology
+    assert model.network.sizes["input_size"] == 2 * 3 + 2
+    # the stencil also reads the basis at the valid time (2 annual harmonics), less its constant
+    assert model.network.cell_stencil.num_features == 2 * 3 + 2 + (9 + 2 * 2 - 1)
+    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
+    x = model_inputs(model, dates)
+    autumn = x.clone()
+    autumn[..., 2] = -x[..., 2]  # cos_julian_day: 1 May -> a date in autumn, same local time
+    with torch.no_grad():
+        model.climatology.coefficients.zero_()
+        model.climatology.coefficients[:, 0, 0] = 280.0  # a climatology without seasons
+        assert torch.equal(model(x), model(autumn))  # a zero stencil: the network alone
+        torch.nn.init.normal_(model.network.cell_stencil.weight)
+        assert not torch.equal(model(x), model(autumn))  # the stencil reads the season
+    save_checkpoint(tmp_path / "m.safetensors", model, metadata={})
+    loaded, metadata = load_checkpoint(tmp_path / "m.safetensors")
+    assert metadata["model"]["arguments"]["cell_stencil_basis"] is True
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+
+
+def seasonal_tendency_windows(model: WeatherModel, count: int) -> tuple[torch.Tensor, ...]:
+    """``count`` windows ``x`` of 2013 and next states ``y`` whose 6 h change is each cell's own
+    random combination of the harmonic basis at the valid time (a seasonal tendency)."""
+    latitudes, longitudes = grid()
+    rng = np.random.default_rng(3)
+    starts = np.datetime64("2013-01-01T00", "s") + 21600 * rng.choice(1456, count, replace=False)
+    dates = starts[:, None] + np.array([0, 21600, 43200]).astype("timedelta64[s]")  # 2 in, 1 out
+    forcing = torch.as_tensor(angles(dates.ravel(), latitudes, longitudes), dtype=torch.float32)
+    forcing = forcing.reshape(count, 3, CELLS, 4)  # [window, time, cell, 4]
+    temperature = 280 + 5 * torch.randn(
+        count, 2, CELLS, 1, generator=torch.Generator().manual_seed(4)
+    )
+    x = torch.cat([temperature, forcing[:, :2]], dim=-1)  # [window, step, cell, variable]
+    basis = harmonic_basis(*forcing[:, 2].double().unbind(-1), annual_harmonics=2)
+    coefficients = torch.randn(CELLS, basis.shape[-1], generator=torch.Generator().manual_seed(5))
+    tendency = torch.einsum("wck,ck->wc", basis, coefficients.double()).float()  # [window, cell]
+    return x, (temperature[:, -1, :, 0] + tendency)[..., None]  # y: [window, cell, 1]
+
+
+def test_with_the_basis_the_stencil_fits_each_cells_seasonal_tendency():
+    errors = {}
+    for basis in (True, False):
+        model = climatology_model(
+            withheld_forcings=JULIAN, cell_stencil=1, cell_stencil_basis=basis
+        ).eval()
+        x, y = seasonal_tendency_windows(model, 600)
+        model.fit_cell_stencil([(x, y)])
+        with torch.no_grad():
+            errors[basis] = float((model(x) - y).square().mean().sqrt())
+    # the seasonal-diurnal terms are products of the withheld date and the local time: the
+    # network's inputs hold no linear combination of them, the basis holds them exactly
+    assert errors[True] < 0.05
+    assert errors[False] > 0.5
+
+
+def test_the_stencil_basis_needs_a_stencil_and_a_climatology():
+    with pytest.raises(ClimatologyError, match="cell_stencil_basis: expected a cell_stencil"):
+        climatology_model(cell_stencil_basis=True)
+    with pytest.raises(ClimatologyError, match="cell_stencil_basis: expected a cell_stencil"):
+        climatology_model(climatology=[], cell_stencil=1, cell_stencil_basis=True)
+    with pytest.raises(ValueError, match="cell_stencil_basis 'yes': expected true or false"):
+        climatology_model(cell_stencil=1, cell_stencil_basis="yes")

@@ -22,10 +22,12 @@ COUNT_INPLACE = {torch.ops.aten.addmm_: inplace_addmm_flops}
 @pytest.mark.parametrize("family", ["gnn", "transformer"])
 @pytest.mark.parametrize("batch", [1, 3])
 @pytest.mark.parametrize(
-    ("trainable", "cell_readout", "cell_stencil"),
-    [({}, False, 0), ({"data": 3, "hidden": 5}, True, 4)],
+    ("trainable", "cell_readout", "cell_stencil", "stencil_extra"),
+    [({}, False, 0, 0), ({"data": 3, "hidden": 5}, True, 4, 0), ({}, False, 4, 2)],
 )
-def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout, cell_stencil):
+def test_formula_matches_the_flop_counter(
+    family, batch, trainable, cell_readout, cell_stencil, stencil_extra
+):
     torch.manual_seed(0)
     network = EncoderProcessorDecoder(
         graph=random_graph(),
@@ -35,9 +37,10 @@ def test_formula_matches_the_flop_counter(family, batch, trainable, cell_readout
         cell_readout=cell_readout,
         cell_stencil=cell_stencil,
         stencil_channels=[0, 2] if cell_stencil else None,
+        stencil_extra=stencil_extra,
         **tiny_model_arguments(family),
     )
-    x = torch.randn(batch, 48, 6)
+    x = torch.randn(batch, 48, 6 + stencil_extra)  # the stencil-only columns last
     with FlopCounterMode(display=False, custom_mapping=COUNT_INPLACE) as forward:
         network(x)
     with FlopCounterMode(display=False, custom_mapping=COUNT_INPLACE) as step:

@@ -135,6 +135,19 @@ class HarmonicClimatology(nn.Module):
         self.day_step = 2 * math.pi * step_seconds / SECONDS_PER_DAY
         self.year_step = self.day_step / DAYS_PER_YEAR
 
+    def later_basis(self, last_inputs: torch.Tensor) -> torch.Tensor:
+        """``[batch, cell, term - 1]``: the basis functions one step after the last input step
+        ``[batch, cell, input_variable]`` (the valid time), less the constant."""
+        angles = last_inputs.index_select(-1, self.angle_columns).double()  # [batch, cell, 4]
+        return self._later(*angles.unbind(-1))[..., 1:].to(last_inputs.dtype)
+
+    def _later(self, cos_j, sin_j, cos_l, sin_l) -> torch.Tensor:
+        return harmonic_basis(
+            *rotate(cos_j, sin_j, self.year_step),
+            *rotate(cos_l, sin_l, self.day_step),
+            annual_harmonics=self.annual_harmonics,
+        )  # [batch, cell, term]
+
     def forward(self, last_inputs: torch.Tensor, cells: torch.Tensor | None = None) -> torch.Tensor:
         """``[batch, cell, 2 * variable]``: the climatology now, then one step later (physical
         units), from the last input step ``[batch, cell, input_variable]``; ``cells`` picks the
@@ -145,11 +158,7 @@ class HarmonicClimatology(nn.Module):
         cos_j, sin_j, cos_l, sin_l = angles.unbind(-1)
         harmonics = self.annual_harmonics
         now = harmonic_basis(cos_j, sin_j, cos_l, sin_l, annual_harmonics=harmonics)
-        later = harmonic_basis(
-            *rotate(cos_j, sin_j, self.year_step),
-            *rotate(cos_l, sin_l, self.day_step),
-            annual_harmonics=harmonics,
-        )  # [batch, cell, term]
+        later = self._later(cos_j, sin_j, cos_l, sin_l)  # [batch, cell, term]
         weights = coefficients.double()  # [cell, variable, term]
         values = [torch.einsum("bct,cvt->bcv", basis, weights) for basis in (now, later)]
         return torch.cat(values, dim=-1).to(last_inputs.dtype)  # [batch, cell, 2 * variable]

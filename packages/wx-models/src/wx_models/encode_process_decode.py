@@ -12,7 +12,8 @@ is added to the shared output MLP: the cell-by-cell coefficients of a local regr
 Model Output Statistics fits one regression per station (Glahn and Lowry 1972), on top of the
 shared network. With ``cell_stencil = K`` each cell also gets its own linear regression on the
 inputs of its ``K`` nearest cells (:mod:`wx_models.cell_stencil`), so the network learns the
-residual of a local linear model. Two families share that skeleton:
+residual of a local linear model; ``stencil_extra`` trailing input columns are read by that
+regression alone, never by the shared network. Two families share that skeleton:
 
 - ``gnn`` (GraphCast): MLP embeddings, interaction-network mappers and processor layers
   (:mod:`wx_models.interaction`), edge latents carried through the processor;
@@ -67,9 +68,18 @@ class EncoderProcessorDecoder(nn.Module):
         cell_readout: bool = False,
         cell_stencil: int = 0,
         stencil_channels: Sequence[int] | None = None,
+        stencil_extra: int = 0,
     ) -> None:
         super().__init__()
         trainable = check_trainable_features(trainable_features)
+        if (
+            isinstance(stencil_extra, bool)
+            or not isinstance(stencil_extra, int)
+            or stencil_extra < 0
+        ):
+            raise ValueError(f"stencil_extra {stencil_extra!r}: expected an integer >= 0")
+        if stencil_extra and not cell_stencil:
+            raise ValueError(f"stencil_extra {stencil_extra}: only a cell_stencil reads them")
         if not isinstance(cell_readout, bool):
             raise ValueError(f"cell_readout {cell_readout!r}: expected true or false")
         if family not in FAMILIES:
@@ -99,7 +109,9 @@ class EncoderProcessorDecoder(nn.Module):
             "cell_readout": cell_readout,
             "cell_stencil": cell_stencil,
             "stencil_channels": None if stencil_channels is None else list(stencil_channels),
+            "stencil_extra": stencil_extra,
         }
+        self.input_size = input_size
         self.activation_checkpointing = activation_checkpointing
         self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
         attributes = self.graph.edge_attribute_size
@@ -168,7 +180,7 @@ class EncoderProcessorDecoder(nn.Module):
             CellStencil(
                 positions=graph[GRID].x,
                 size=size,
-                input_size=input_size,
+                input_size=input_size + stencil_extra,
                 output_size=output_size,
                 stencil_channels=stencil_channels,
             )
@@ -177,11 +189,13 @@ class EncoderProcessorDecoder(nn.Module):
         )
 
     def forward(self, grid_inputs: torch.Tensor) -> torch.Tensor:
-        """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``."""
+        """Grid outputs ``[batch, cell, output]`` from grid inputs ``[batch, cell, input]``, the
+        ``stencil_extra`` columns last (read by the cell stencil alone)."""
         graph = self.graph
         batch = grid_inputs.shape[0]
+        network_inputs = grid_inputs[..., : self.input_size]  # [batch, cell, input]
         grid_static = self.static_features(GRID).to(grid_inputs.dtype).expand(batch, -1, -1)
-        features = torch.cat([grid_inputs, grid_static], dim=-1)  # [batch, cell, input + static]
+        features = torch.cat([network_inputs, grid_static], dim=-1)  # [batch, cell, input + static]
         grid = self.grid_embedding(features)  # [batch, cell, latent]
         mesh = self.mesh_embedding(self.static_features(MESH)).expand(
             batch, -1, -1

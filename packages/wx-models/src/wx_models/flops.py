@@ -20,7 +20,7 @@ out`` over these layers:
 | decoder | M: C->H; G: C->H; E_dec: A->H; G: C+H+1->H, H->C | G: C->C (q); M: C->C twice (k, v); E_dec: A->C twice, C->h, h->C; G: C->C (out) |
 | output head | G: C->C, C->O | G: C->C, C->O |
 | cell readout (``cell_readout``) | G: C->O | G: C->O |
-| cell stencil (``cell_stencil`` K, S stencil channels of I inputs) | G: K S + I - S -> O, no input gradient | the same |
+| cell stencil (``cell_stencil`` K, S stencil channels of I inputs, E stencil-only) | G: K S + I - S + E -> O, no input gradient | the same |
 
 Layers on the mesh embedding, the processor edge embedding and edge attributes are computed
 once per step, not per sample. The transformer's edge projections (``A->C``, per sample, with
@@ -156,6 +156,7 @@ def estimate_flops(
     cell_readout: bool = False,
     cell_stencil: int = 0,
     stencil_channels: list[int] | None = None,
+    stencil_extra: int = 0,
 ) -> dict[str, dict[str, int] | int]:
     """Forward and backward matrix-multiply FLOPs of one step, per component and in total."""
     trainable = trainable_features or {}
@@ -179,7 +180,7 @@ def estimate_flops(
         layers["output_head"].append(Linear(G, C, output_size))
     if cell_stencil:  # each cell's own map on its stencil's inputs (data: no input gradient)
         channels = input_size if stencil_channels is None else len(stencil_channels)
-        features = cell_stencil * channels + input_size - channels
+        features = cell_stencil * channels + input_size - channels + stencil_extra
         layers["cell_stencil"] = [Linear(G, features, output_size, input_gradient=False)]
     components = {
         name: {

@@ -67,6 +67,7 @@ class WeatherModel(nn.Module):
         trainable_features: Mapping[str, int] | None = None,
         cell_readout: bool = False,
         cell_stencil: int = 0,
+        cell_stencil_basis: bool = False,
         climatology: Sequence[str] = (),
         climatology_harmonics: int = ANNUAL_HARMONICS,
         withheld_forcings: Sequence[str] = (),
@@ -107,6 +108,7 @@ class WeatherModel(nn.Module):
                 "trainable_features": check_trainable_features(trainable_features),
                 "cell_readout": cell_readout,
                 "cell_stencil": cell_stencil,
+                "cell_stencil_basis": cell_stencil_basis,
                 "climatology": list(climatology),
                 "climatology_harmonics": climatology_harmonics,
                 "withheld_forcings": list(withheld_forcings),
@@ -122,6 +124,7 @@ class WeatherModel(nn.Module):
         self.climatology = self._climatology(climatology, stats, climatology_harmonics)
         extra = 0 if self.climatology is None else 2 * len(self.climatology.variables)
         columns = self._network_columns(withheld_forcings)
+        self.stencil_basis = self._check_stencil_basis(cell_stencil_basis, cell_stencil)
         self.network = EncoderProcessorDecoder(
             graph=graph,
             input_size=input_steps * len(columns) + extra,
@@ -142,6 +145,7 @@ class WeatherModel(nn.Module):
                 for step in range(input_steps)
                 for i in range(len(self.layout.prognostic))
             ],
+            stencil_extra=self.climatology.terms - 1 if self.stencil_basis else 0,
         )
         self._register_grid(graph, latitudes, longitudes)
         self.graph_tensors = graph_tensors(graph)
@@ -162,6 +166,18 @@ class WeatherModel(nn.Module):
         self.register_buffer("network_columns", torch.as_tensor(columns), persistent=False)
         self.withheld_forcings = list(withheld)
         return columns
+
+    def _check_stencil_basis(self, basis: object, cell_stencil: int) -> bool:
+        """``cell_stencil_basis`` as a bool; it needs a stencil and a climatology (whose angle
+        forcings and harmonic basis it reads)."""
+        if not isinstance(basis, bool):
+            raise ValueError(f"cell_stencil_basis {basis!r}: expected true or false")
+        if basis and (not cell_stencil or self.climatology is None):
+            raise ClimatologyError(
+                "cell_stencil_basis: expected a cell_stencil and a climatology (the basis is "
+                "the climatology's harmonic terms at the valid time)"
+            )
+        return basis
 
     def _normaliser_kinds(self, normaliser: str | Mapping[str, str]) -> dict[str, str]:
         names = self.layout.roles()
@@ -372,7 +388,8 @@ class WeatherModel(nn.Module):
     def network_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """The network's inputs ``[batch, cell, input]`` from ``[batch, input_steps, cell,
         input_variable]``: normalised steps (less the withheld forcings), then the climatology
-        if the model has one."""
+        if the model has one, then (``cell_stencil_basis``) the climatology's harmonic basis at
+        the valid time, which only the cell stencil reads."""
         self.check_inputs(x)
         batch = x.shape[0]
         normalised = self.input_normaliser.normalise(
@@ -389,6 +406,9 @@ class WeatherModel(nn.Module):
             climate = self.climatology(x[:, -1], self.network.graph.grid_ids)
             climate = (climate - self.climatology_offset) / self.climatology_scale
             stacked = torch.cat([stacked, climate.to(stacked.dtype)], dim=-1)
+        if self.stencil_basis:  # read by the cell stencil alone
+            basis = self.climatology.later_basis(x[:, -1])  # [batch, cell, term - 1]
+            stacked = torch.cat([stacked, basis.to(stacked.dtype)], dim=-1)
         return stacked
 
     def advance_history(

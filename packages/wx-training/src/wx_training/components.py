@@ -179,6 +179,7 @@ def _weather_model(config, view, layout, graph, statistics, normaliser) -> Weath
         trainable_features=_plain(model_config.trainable_features),
         cell_readout=model_config.cell_readout,
         cell_stencil=model_config.cell_stencil,
+        cell_stencil_basis=model_config.cell_stencil_basis,
         climatology=list(model_config.climatology),
         climatology_harmonics=model_config.climatology_harmonics,
         withheld_forcings=list(model_config.withheld_forcings),

@@ -96,6 +96,10 @@ class ModelConfig:
     # Start the stencil as each cell's ridge regression on the training windows (and the
     # shared output layer at zero), not at zero.
     cell_stencil_fit: bool = True
+    # The stencil also regresses on the climatology's harmonic basis at the valid time (the
+    # annual, diurnal and seasonal-diurnal terms), which the shared network does not see: each
+    # cell's own seasonal tendency, as a per-cell autoregression has. Needs a climatology.
+    cell_stencil_basis: bool = False
     # Prognostic variables given their harmonic climatology (fitted on data.train) as input;
     # needs the computed forcings cos/sin_julian_day and cos/sin_local_time.
     climatology: list[str] = field(default_factory=list)
