@@ -210,6 +210,19 @@ def test_climatology_keeps_float64_under_bf16_autocast():
     torch.testing.assert_close(values, torch.full_like(values, 288.3), rtol=0, atol=1e-4)
 
 
+def may_and_autumn(model: WeatherModel) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs on 1 May and the same with the date moved to autumn (same local time); the
+    model's climatology set to 280 K without seasons."""
+    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
+    x = model_inputs(model, dates)
+    autumn = x.clone()
+    autumn[..., 2] = -x[..., 2]  # cos_julian_day: 1 May -> a date in autumn, same local time
+    with torch.no_grad():
+        model.climatology.coefficients.zero_()
+        model.climatology.coefficients[:, 0, 0] = 280.0
+    return x, autumn
+
+
 def test_withheld_forcings_reach_the_climatology_but_not_the_network(tmp_path):
     withheld = ["cos_julian_day", "sin_julian_day"]
     model = climatology_model(withheld_forcings=withheld, cell_stencil=1).eval()
@@ -218,13 +231,8 @@ def test_withheld_forcings_reach_the_climatology_but_not_the_network(tmp_path):
     assert model.network.sizes["input_size"] == 2 * 3 + 2
     assert plain.network.sizes["input_size"] == 2 * 5 + 2
     torch.nn.init.normal_(model.network.cell_stencil.weight)
-    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
-    x = model_inputs(model, dates)
-    autumn = x.clone()
-    autumn[..., 2] = -x[..., 2]  # cos_julian_day: 1 May -> a date in autumn, same local time
+    x, autumn = may_and_autumn(model)
     with torch.no_grad():
-        model.climatology.coefficients.zero_()
-        model.climatology.coefficients[:, 0, 0] = 280.0  # a climatology without seasons
         assert torch.equal(model(x), model(autumn))  # the network does not see the date
         plain.climatology.coefficients.copy_(model.climatology.coefficients)
         assert not torch.equal(plain(x), plain(autumn))
@@ -252,13 +260,8 @@ def test_the_stencil_basis_reaches_the_stencil_but_not_the_network(tmp_path):
     assert model.network.sizes["input_size"] == 2 * 3 + 2
     # the stencil also reads the basis at the valid time (2 annual harmonics), less its constant
     assert model.network.cell_stencil.num_features == 2 * 3 + 2 + (9 + 2 * 2 - 1)
-    dates = np.array(["2013-05-01T00", "2013-05-01T06"], dtype="datetime64[s]")
-    x = model_inputs(model, dates)
-    autumn = x.clone()
-    autumn[..., 2] = -x[..., 2]  # cos_julian_day: 1 May -> a date in autumn, same local time
+    x, autumn = may_and_autumn(model)
     with torch.no_grad():
-        model.climatology.coefficients.zero_()
-        model.climatology.coefficients[:, 0, 0] = 280.0  # a climatology without seasons
         assert torch.equal(model(x), model(autumn))  # a zero stencil: the network alone
         torch.nn.init.normal_(model.network.cell_stencil.weight)
         assert not torch.equal(model(x), model(autumn))  # the stencil reads the season
