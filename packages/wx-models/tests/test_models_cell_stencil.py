@@ -180,3 +180,19 @@ def test_a_fitted_model_starts_as_each_cells_regression():
         torch.testing.assert_close(model(x), truth(x), atol=1e-3, rtol=1e-4)
     with pytest.raises(CellStencilError, match="has no cell_stencil"):
         tiny_weather_model("gnn").fit_cell_stencil(samples)
+
+
+def test_stencil_only_columns_reach_the_stencil_alone():
+    model = network(cell_stencil=4, stencil_channels=[0, 2], stencil_extra=2).eval()
+    assert model.cell_stencil.num_features == 4 * 2 + 4 + 2
+    x = torch.randn(2, 48, 8)  # 6 network columns, then the 2 stencil-only ones
+    moved = x.clone()
+    moved[..., 6:] += 1.0
+    with torch.no_grad():
+        assert torch.equal(model(x), model(moved))  # a zero stencil: the network alone
+        torch.nn.init.normal_(model.cell_stencil.weight)
+        assert not torch.equal(model(x), model(moved))
+    with pytest.raises(ValueError, match="expected 6 network and 2 stencil-only columns, got 6"):
+        model(x[..., :6])
+    with pytest.raises(ValueError, match="stencil_extra 2: only a cell_stencil reads them"):
+        network(stencil_extra=2)

@@ -111,7 +111,6 @@ class EncoderProcessorDecoder(nn.Module):
             "stencil_channels": None if stencil_channels is None else list(stencil_channels),
             "stencil_extra": stencil_extra,
         }
-        self.input_size = input_size
         self.activation_checkpointing = activation_checkpointing
         self.graph = GraphBuffers(graph, edge_chunks=edge_chunks)
         attributes = self.graph.edge_attribute_size
@@ -193,7 +192,13 @@ class EncoderProcessorDecoder(nn.Module):
         ``stencil_extra`` columns last (read by the cell stencil alone)."""
         graph = self.graph
         batch = grid_inputs.shape[0]
-        network_inputs = grid_inputs[..., : self.input_size]  # [batch, cell, input]
+        input_size, extra = self.sizes["input_size"], self.sizes["stencil_extra"]
+        if grid_inputs.shape[-1] != input_size + extra:
+            raise ValueError(
+                f"grid inputs: expected {input_size} network and {extra} stencil-only columns, "
+                f"got {grid_inputs.shape[-1]}"
+            )
+        network_inputs = grid_inputs[..., :input_size]  # [batch, cell, input]
         grid_static = self.static_features(GRID).to(grid_inputs.dtype).expand(batch, -1, -1)
         features = torch.cat([network_inputs, grid_static], dim=-1)  # [batch, cell, input + static]
         grid = self.grid_embedding(features)  # [batch, cell, latent]
