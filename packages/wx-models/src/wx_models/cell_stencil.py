@@ -21,6 +21,14 @@ given targets on the features, cell by cell, from normal equations accumulated o
 depend on the features' units. :meth:`wx_models.WeatherModel.fit_cell_stencil` fits it to the
 network's raw targets and zeroes the shared output layer: the model starts as the regression.
 
+A ridge penalty shrinks the fitted map towards its prior, and for a residual output that choice
+matters: regressing the tendency shrinks each cell's forecast towards persistence, regressing the
+next state shrinks it towards the cell's mean (the intercept is not penalised). The same ridge
+gives the same 6 h error either way on the NCEP benchmark, but iterated to 120 h the state
+regression scored 3.63 K and the tendency regression 3.77 K (docs/benchmarks.md), so
+``prior="mean"`` is the default: the state is regressed, then the cell's own last input (a
+feature of its stencil) is subtracted exactly from the map.
+
 A shard of a sharded model (:mod:`wx_models.sharding`) holds only its own cells' inputs, so a
 stencil wider than the cell itself (``K > 1``) cannot be sharded; ``K = 1`` can.
 """
@@ -67,6 +75,7 @@ def check_stencil_size(size: object, num_cells: int) -> int:
 
 
 STENCIL_RIDGE = 0.01  # times each feature's variance
+STENCIL_PRIORS = ("mean", "persistence")  # what the ridge shrinks a residual output towards
 
 
 class NormalEquations:
@@ -153,6 +162,13 @@ class CellStencil(nn.Module):
             stencil = stencil.flatten(2)  # [batch, cell, size * channel]
         own = inputs.index_select(-1, self.own_channels)  # [batch, cell, own]
         return torch.cat([stencil, own], dim=-1)  # [batch, cell, feature]
+
+    def own_feature(self, column: int) -> int:
+        """The feature index of a cell's own value of input ``column``."""
+        channels = self.channels.tolist()
+        if column in channels:
+            return channels.index(column)  # the cell itself leads its stencil
+        return self.size * len(channels) + self.own_channels.tolist().index(column)
 
     @torch.no_grad()
     def fit(self, equations: NormalEquations, *, ridge: float = STENCIL_RIDGE) -> None:

@@ -28,7 +28,13 @@ from torch import nn
 from torch_geometric.data import HeteroData
 
 from wx_models.bounding import OutputBounding
-from wx_models.cell_stencil import STENCIL_RIDGE, CellStencilError, NormalEquations
+from wx_models.cell_stencil import (
+    STENCIL_PRIORS,
+    STENCIL_RIDGE,
+    CellStencil,
+    CellStencilError,
+    NormalEquations,
+)
 from wx_models.climatology import (
     ANGLE_FORCINGS,
     ANNUAL_HARMONICS,
@@ -360,30 +366,63 @@ class WeatherModel(nn.Module):
 
     @torch.no_grad()
     def fit_cell_stencil(
-        self, samples: Iterable[tuple[torch.Tensor, torch.Tensor]], *, ridge: float = STENCIL_RIDGE
+        self,
+        samples: Iterable[tuple[torch.Tensor, torch.Tensor]],
+        *,
+        ridge: float = STENCIL_RIDGE,
+        prior: str = "mean",
     ) -> int:
         """Start the model as each cell's ridge regression (:mod:`wx_models.cell_stencil`).
 
         ``samples`` yields inputs ``x`` ``[batch, input_steps, cell, input_variable]`` and next
-        states ``y`` ``[batch, cell, output_variable]``. The stencil is fitted to the raw targets
-        and the shared output layer (and the cell readout) set to zero, so the model's output is
-        the regression's until training moves them. Returns the number of samples used.
+        states ``y`` ``[batch, cell, output_variable]``. The stencil is fitted so that the model
+        outputs the regression and the shared output layer (and the cell readout) set to zero,
+        so the model's output is the regression's until training moves them. With ``prior``
+        ``"mean"`` the ridge shrinks a residual output's forecast towards the cell's mean state
+        (the next state is regressed), with ``"persistence"`` towards the last state (the
+        tendency is regressed). Returns the number of samples used.
         """
         stencil = self.network.cell_stencil
         if stencil is None:
             raise CellStencilError("fit_cell_stencil: the model has no cell_stencil")
+        if prior not in STENCIL_PRIORS:
+            raise CellStencilError(
+                f"cell_stencil prior {prior!r}: expected one of {', '.join(STENCIL_PRIORS)}"
+            )
+        state = prior == "mean"
         equations = NormalEquations()
         for x, y in samples:
             self.check_inputs(x)
             features = stencil.features(self.network_inputs(x))  # [batch, cell, feature]
-            equations.add(features, self.raw_targets(x, y))
+            targets = self.raw_targets(x, y)  # [batch, cell, output_variable]
+            if state:  # the next state in the same units
+                last = x[:, -1].index_select(-1, self.residual_index)
+                targets = targets + torch.where(self.residual_mask, last, 0.0) / self.output_scale
+            equations.add(features, targets)
         stencil.fit(equations, ridge=ridge)
+        if state:
+            self._subtract_last_state(stencil)
         head = self.network.output_head.output
         head.weight.zero_()
         head.bias.zero_()
         if self.network.cell_readout is not None:
             self.network.cell_readout.zero_()
         return equations.count
+
+    def _subtract_last_state(self, stencil: CellStencil) -> None:
+        """Take each residual output's last input state (in output units) off the stencil's map:
+        it is the cell's own last-step input, ``feature * input_scale + input_offset``."""
+        columns = self.network_columns.tolist()
+        last_step = (self.input_steps - 1) * len(columns)
+        for output, (index, residual) in enumerate(
+            zip(self.residual_index.tolist(), self.residual_mask.tolist(), strict=True)
+        ):
+            if not residual:
+                continue
+            feature = stencil.own_feature(last_step + columns.index(index))
+            scale = float(self.output_scale[output])
+            stencil.weight[:, feature, output] -= float(self.input_normaliser.scale[index]) / scale
+            stencil.bias[:, output] -= float(self.input_normaliser.offset[index]) / scale
 
     def network_inputs(self, x: torch.Tensor) -> torch.Tensor:
         """The network's inputs ``[batch, cell, input]`` from ``[batch, input_steps, cell,

@@ -18,6 +18,7 @@ from wx_datasets import open_dataset
 from wx_datasets.forcings import compute_forcings
 from wx_graphs import Graph, build_graph, load_graph
 from wx_models import WeatherModel, statistics_from_arrays
+from wx_models.cell_stencil import STENCIL_PRIORS, CellStencilError
 from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError
 from wx_training.data import (
     VariableLayout,
@@ -154,7 +155,14 @@ def build_model(
     if model.climatology is not None:
         fit_climatology(model, view, train_dates, member=config.data.member)
     if model.network.cell_stencil is not None and model_config.cell_stencil_fit:
-        fit_cell_stencil(model, view, layout, train_dates, member=config.data.member)
+        fit_cell_stencil(
+            model,
+            view,
+            layout,
+            train_dates,
+            member=config.data.member,
+            prior=model_config.cell_stencil_prior,
+        )
     return model
 
 
@@ -212,10 +220,22 @@ def fit_climatology(model: WeatherModel, view: Any, dates: np.ndarray, *, member
 
 
 def fit_cell_stencil(
-    model: WeatherModel, view: Any, layout: VariableLayout, starts: np.ndarray, *, member: int
+    model: WeatherModel,
+    view: Any,
+    layout: VariableLayout,
+    starts: np.ndarray,
+    *,
+    member: int,
+    prior: str = "mean",
 ) -> None:
     """Start the model as each cell's ridge regression on the one-step training windows that
-    begin at the dates ``starts`` (:meth:`wx_models.WeatherModel.fit_cell_stencil`)."""
+    begin at the dates ``starts`` (:meth:`wx_models.WeatherModel.fit_cell_stencil`), shrunk
+    towards ``prior``."""
+    if prior not in STENCIL_PRIORS:
+        raise CellStencilError(
+            f"config key model.cell_stencil_prior: {prior!r}, expected one of "
+            f"{', '.join(STENCIL_PRIORS)}"
+        )
     dates = np.asarray(view.dates).astype("datetime64[s]")
     windows = WindowDataset(
         view=view,
@@ -232,7 +252,7 @@ def fit_cell_stencil(
             fields = torch.stack([windows[i]["fields"] for i in picks])  # [batch, time, cell, var]
             yield rollout.history(fields), rollout.target(fields, 0)
 
-    count = model.fit_cell_stencil(samples())
+    count = model.fit_cell_stencil(samples(), prior=prior)
     LOG.info(
         "cell_stencil %d: each cell's ridge regression fitted on %d training windows",
         model.network.cell_stencil.size,

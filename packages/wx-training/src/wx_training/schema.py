@@ -96,6 +96,10 @@ class ModelConfig:
     # Start the stencil as each cell's ridge regression on the training windows (and the
     # shared output layer at zero), not at zero.
     cell_stencil_fit: bool = True
+    # What that ridge fit shrinks a residual output's forecast towards: "mean" (each cell's
+    # mean state: the next state is regressed) or "persistence" (the last state: the tendency
+    # is regressed).
+    cell_stencil_prior: str = "mean"
     # The stencil also regresses on the climatology's harmonic basis at the valid time (the
     # annual, diurnal and seasonal-diurnal terms), which the shared network does not see: each
     # cell's own seasonal tendency, as a per-cell autoregression has. Needs a climatology.
