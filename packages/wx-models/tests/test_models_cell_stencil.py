@@ -182,6 +182,70 @@ def test_a_fitted_model_starts_as_each_cells_regression():
         tiny_weather_model("gnn").fit_cell_stencil(samples)
 
 
+def direct_ridge(features: torch.Tensor, targets: torch.Tensor, ridge: float) -> torch.Tensor:
+    """In-sample predictions ``[sample, cell, output]`` of each cell's ridge regression, solved
+    directly: centred columns, penalty ``ridge`` times each feature's variance."""
+    features, targets = features.double(), targets.double()
+    centred = features - features.mean(0)  # [sample, cell, feature]
+    covariance = torch.einsum("scf,scg->cfg", centred, centred) / len(features)
+    cross = torch.einsum("scf,sco->cfo", centred, targets - targets.mean(0)) / len(features)
+    variance = covariance.diagonal(dim1=1, dim2=2)
+    penalty = torch.where(variance > 1e-12, ridge * variance, torch.ones_like(variance))
+    weight = torch.linalg.solve(covariance + torch.diag_embed(penalty), cross)
+    return torch.einsum("scf,cfo->sco", centred, weight) + targets.mean(0)
+
+
+def decaying_samples(model, *, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inputs and next states whose prognostic anomalies decay by a fifth a step, plus noise."""
+    x = tiny_inputs(model, batch=64, seed=seed)
+    last = x[:, -1, :, :2]  # [sample, cell, prognostic]
+    mean = model.input_normaliser.offset[:2]
+    noise = 0.3 * torch.randn(last.shape, generator=torch.Generator().manual_seed(seed + 1))
+    state = mean + 0.8 * (last - mean) + noise * model.input_normaliser.scale[:2]
+    rain = torch.rand(*last.shape[:2], 1, generator=torch.Generator().manual_seed(seed + 2))
+    return x, torch.cat([state, rain], dim=-1)  # [sample, cell, output_variable]
+
+
+@pytest.mark.parametrize("prior", ["mean", "persistence"])
+def test_the_fit_is_the_direct_ridge_solve_of_the_state_or_of_the_tendency(prior):
+    model = tiny_weather_model("gnn", cell_stencil=3, bounding=[]).eval()
+    x, y = decaying_samples(model, seed=3)
+    model.fit_cell_stencil([(x[:40], y[:40]), (x[40:], y[40:])], ridge=1.0, prior=prior)
+    with torch.no_grad():
+        features = model.network.cell_stencil.features(model.network_inputs(x))
+        forecast = model(x)
+    # the residual outputs (t_850, q_850) shrink towards the prior, tp (a full state) as is
+    last = torch.cat([x[:, -1, :, :2], torch.zeros_like(y[..., 2:])], dim=-1)
+    state = direct_ridge(features, y, 1.0)
+    tendency = last + direct_ridge(features, y - last, 1.0)
+    expected, other = (state, tendency) if prior == "mean" else (tendency, state)
+    scale = model.output_normaliser.scale  # [output_variable]
+    torch.testing.assert_close((forecast / scale).double(), expected / scale, atol=2e-4, rtol=0)
+    assert ((expected - other)[..., :2] / scale[:2]).abs().max() > 0.02  # the priors differ
+
+
+def test_a_heavy_ridge_leaves_each_cells_mean_state_or_persistence():
+    model = tiny_weather_model("gnn", cell_stencil=3, bounding=[]).eval()
+    x, y = decaying_samples(model, seed=4)
+    last = x[:, -1, :, :2]  # [sample, cell, prognostic]
+    scale = model.output_normaliser.scale[:2]
+    with torch.no_grad():
+        model.fit_cell_stencil([(x, y)], ridge=1e9)
+        torch.testing.assert_close(
+            model(x)[..., :2] / scale,
+            (y[..., :2] / scale).mean(0).expand_as(last),
+            atol=1e-3,
+            rtol=0,
+        )
+        model.fit_cell_stencil([(x, y)], ridge=1e9, prior="persistence")
+        tendency = (y[..., :2] - last).mean(0)  # [cell, prognostic]
+        torch.testing.assert_close(
+            model(x)[..., :2] / scale, (last + tendency) / scale, atol=1e-3, rtol=0
+        )
+    with pytest.raises(CellStencilError, match="prior 'climatology': expected one of mean"):
+        model.fit_cell_stencil([(x, y)], prior="climatology")
+
+
 def test_stencil_only_columns_reach_the_stencil_alone():
     model = network(cell_stencil=4, stencil_channels=[0, 2], stencil_extra=2).eval()
     assert model.cell_stencil.num_features == 4 * 2 + 4 + 2

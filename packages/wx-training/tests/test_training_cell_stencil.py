@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from wx_models.cell_stencil import CellStencilError
 from wx_training.components import build_components
 from wx_training.config import compose_config
 from wx_training.rollout import Rollout
@@ -57,3 +59,21 @@ def test_the_stencil_basis_joins_the_fit(tiny_overrides):
     # the valid time's seasonal-diurnal terms tell each cell's diurnal tendency better than the
     # local times of the input steps alone
     assert residual["true"] < 0.98 * residual["false"]
+
+
+def test_the_prior_of_the_fit_is_a_config_key(tiny_overrides):
+    weights = {}
+    for prior in ("mean", "persistence"):
+        overrides = tiny_overrides(
+            "model.cell_stencil=9",
+            f"model.cell_stencil_prior={prior}",
+            "training.rollout.maximum=1",
+        )
+        stencil = build_components(compose_config(overrides)).model.network.cell_stencil
+        weights[prior] = stencil.weight.detach().clone()
+    # the same ridge shrinks towards different maps: towards no map of the state, or towards
+    # the cell's own last state
+    assert (weights["mean"] - weights["persistence"]).abs().max() > 1e-3
+    bad = compose_config(tiny_overrides("model.cell_stencil=9", "model.cell_stencil_prior=zero"))
+    with pytest.raises(CellStencilError, match="model.cell_stencil_prior: 'zero', expected one"):
+        build_components(bad)
