@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 import torch
 
+from wx_models import load_checkpoint
 from wx_models.cell_stencil import CellStencilError
 from wx_training.components import build_components
 from wx_training.config import compose_config
 from wx_training.rollout import Rollout
+from wx_training.train import train
 
 
 def one_step(components) -> tuple[torch.Tensor, torch.Tensor]:
@@ -77,3 +79,18 @@ def test_the_prior_of_the_fit_is_a_config_key(tiny_overrides):
     bad = compose_config(tiny_overrides("model.cell_stencil=9", "model.cell_stencil_prior=zero"))
     with pytest.raises(CellStencilError, match="model.cell_stencil_prior: 'zero', expected one"):
         build_components(bad)
+
+
+def test_a_frozen_stencil_keeps_its_fit_while_the_network_trains(tiny_overrides, tmp_path):
+    overrides = ("model.cell_stencil=9", "model.cell_stencil_trainable=false")
+    fitted = build_components(compose_config(tiny_overrides(*overrides))).model.state_dict()
+    train(compose_config(tiny_overrides(*overrides, run="frozen")))
+    trained, _ = load_checkpoint(tmp_path / "frozen/checkpoints/inference-last.safetensors")
+    trained = trained.state_dict()
+    for name in ("network.cell_stencil.weight", "network.cell_stencil.bias"):
+        assert torch.equal(trained[name], fitted[name]), name
+    moved = [name for name in fitted if not torch.equal(trained[name], fitted[name])]
+    assert "network.output_head.output.weight" in moved
+    unfitted = compose_config(tiny_overrides(*overrides, "model.cell_stencil_fit=false"))
+    with pytest.raises(ValueError, match="model.cell_stencil_trainable: false needs"):
+        build_components(unfitted)

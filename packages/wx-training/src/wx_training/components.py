@@ -154,7 +154,15 @@ def build_model(
         raise ClimatologyError(f"config key model.{error}") from None
     if model.climatology is not None:
         fit_climatology(model, view, train_dates, member=config.data.member)
-    if model.network.cell_stencil is not None and model_config.cell_stencil_fit:
+    stencil = model.network.cell_stencil
+    if stencil is not None and not model_config.cell_stencil_trainable:
+        if not model_config.cell_stencil_fit:
+            raise ValueError(
+                "config key model.cell_stencil_trainable: false needs model.cell_stencil_fit: "
+                "true (a stencil neither fitted nor trained stays at zero)"
+            )
+        stencil.requires_grad_(False)  # the ridge fit below stays as it is
+    if stencil is not None and model_config.cell_stencil_fit:
         fit_cell_stencil(
             model,
             view,

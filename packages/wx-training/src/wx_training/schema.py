@@ -100,6 +100,9 @@ class ModelConfig:
     # mean state: the next state is regressed) or "persistence" (the last state: the tendency
     # is regressed).
     cell_stencil_prior: str = "mean"
+    # Train the stencil with the network (true), or keep it at that ridge fit (false: the
+    # network alone learns the residual; needs cell_stencil_fit).
+    cell_stencil_trainable: bool = True
     # The stencil also regresses on the climatology's harmonic basis at the valid time (the
     # annual, diurnal and seasonal-diurnal terms), which the shared network does not see: each
     # cell's own seasonal tendency, as a per-cell autoregression has. Needs a climatology.
