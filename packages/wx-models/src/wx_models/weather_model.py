@@ -375,9 +375,9 @@ class WeatherModel(nn.Module):
         """Start the model as each cell's ridge regression (:mod:`wx_models.cell_stencil`).
 
         ``samples`` yields inputs ``x`` ``[batch, input_steps, cell, input_variable]`` and next
-        states ``y`` ``[batch, cell, output_variable]``. The stencil is fitted so that the model
-        outputs the regression and the shared output layer (and the cell readout) set to zero,
-        so the model's output is the regression's until training moves them. With ``prior``
+        states ``y`` ``[batch, cell, output_variable]``. The stencil is fitted and the shared
+        output layer (and the cell readout) set to zero, so the model's output is the
+        regression's until training moves them. With ``prior``
         ``"mean"`` the ridge shrinks a residual output's forecast towards the cell's mean state
         (the next state is regressed), with ``"persistence"`` towards the last state (the
         tendency is regressed). Returns the number of samples used.
