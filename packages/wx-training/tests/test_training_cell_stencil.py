@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from wx_models import load_checkpoint
-from wx_models.cell_stencil import CellStencilError
+from wx_models.cell_stencil import STENCIL_PRIORS
 from wx_training.components import build_components
-from wx_training.config import compose_config
+from wx_training.config import CHOICES, ConfigError, compose_config
 from wx_training.rollout import Rollout
 from wx_training.train import train
 
@@ -76,9 +76,9 @@ def test_the_prior_of_the_fit_is_a_config_key(tiny_overrides):
     # the same ridge shrinks towards different maps: towards no map of the state, or towards
     # the cell's own last state
     assert (weights["mean"] - weights["persistence"]).abs().max() > 1e-3
-    bad = compose_config(tiny_overrides("model.cell_stencil=9", "model.cell_stencil_prior=zero"))
-    with pytest.raises(CellStencilError, match="model.cell_stencil_prior: 'zero', expected one"):
-        build_components(bad)
+    assert CHOICES["model.cell_stencil_prior"] == STENCIL_PRIORS  # the config knows wx-models' own
+    with pytest.raises(ConfigError, match="model.cell_stencil_prior: 'zero' is not one of mean"):
+        compose_config(tiny_overrides("model.cell_stencil=9", "model.cell_stencil_prior=zero"))
 
 
 def test_a_frozen_stencil_keeps_its_fit_while_the_network_trains(tiny_overrides, tmp_path):
@@ -91,6 +91,5 @@ def test_a_frozen_stencil_keeps_its_fit_while_the_network_trains(tiny_overrides,
         assert torch.equal(trained[name], fitted[name]), name
     moved = [name for name in fitted if not torch.equal(trained[name], fitted[name])]
     assert "network.output_head.output.weight" in moved
-    unfitted = compose_config(tiny_overrides(*overrides, "model.cell_stencil_fit=false"))
-    with pytest.raises(ValueError, match="model.cell_stencil_trainable: false needs"):
-        build_components(unfitted)
+    with pytest.raises(ConfigError, match="model.cell_stencil_trainable: false needs"):
+        compose_config(tiny_overrides(*overrides, "model.cell_stencil_fit=false"))

@@ -18,7 +18,6 @@ from wx_datasets import open_dataset
 from wx_datasets.forcings import compute_forcings
 from wx_graphs import Graph, build_graph, load_graph
 from wx_models import WeatherModel, statistics_from_arrays
-from wx_models.cell_stencil import STENCIL_PRIORS, CellStencilError
 from wx_models.climatology import ANGLE_FORCINGS, ClimatologyError
 from wx_training.data import (
     VariableLayout,
@@ -156,11 +155,6 @@ def build_model(
         fit_climatology(model, view, train_dates, member=config.data.member)
     stencil = model.network.cell_stencil
     if stencil is not None and not model_config.cell_stencil_trainable:
-        if not model_config.cell_stencil_fit:
-            raise ValueError(
-                "config key model.cell_stencil_trainable: false needs model.cell_stencil_fit: "
-                "true (a stencil neither fitted nor trained stays at zero)"
-            )
         stencil.requires_grad_(False)  # the ridge fit below stays as it is
     if stencil is not None and model_config.cell_stencil_fit:
         fit_cell_stencil(
@@ -239,11 +233,6 @@ def fit_cell_stencil(
     """Start the model as each cell's ridge regression on the one-step training windows that
     begin at the dates ``starts`` (:meth:`wx_models.WeatherModel.fit_cell_stencil`), shrunk
     towards ``prior``."""
-    if prior not in STENCIL_PRIORS:
-        raise CellStencilError(
-            f"config key model.cell_stencil_prior: {prior!r}, expected one of "
-            f"{', '.join(STENCIL_PRIORS)}"
-        )
     dates = np.asarray(view.dates).astype("datetime64[s]")
     windows = WindowDataset(
         view=view,

@@ -199,6 +199,7 @@ def _first_line(error: BaseException) -> str:
 
 CHOICES = {
     "model.family": ("gnn", "transformer"),
+    "model.cell_stencil_prior": ("mean", "persistence"),  # wx_models STENCIL_PRIORS
     "hardware.accelerator": ("auto", "cpu", "cuda"),
     "hardware.precision": ("auto", "bf16", "fp32"),
     "hardware.distributed_backend": ("auto", "nccl", "gloo"),
@@ -305,6 +306,11 @@ def _check_relations(config: DictConfig) -> list[str]:
         problems.append(
             f"config key data.computed_forcings: unknown forcing(s) {unknown}; expected names "
             f"among {', '.join(FORCING_NAMES)}"
+        )
+    if not config.model.cell_stencil_trainable and not config.model.cell_stencil_fit:
+        problems.append(
+            "config key model.cell_stencil_trainable: false needs model.cell_stencil_fit: true "
+            "(a stencil neither fitted nor trained stays at zero)"
         )
     if (config.graph.path is None) == (config.graph.recipe is None):
         problems.append(
